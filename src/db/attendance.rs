@@ -1,0 +1,53 @@
+//! Attendance records: who was at which session, how, and when.
+
+use super::schema::attendance;
+use super::{DbConnection, DbError};
+use crate::domain::{AttendanceMode, AttendanceSource};
+use crate::with_backend;
+use diesel::prelude::*;
+
+pub struct NewAttendance<'a> {
+    pub event_id: i32,
+    pub participant_id: i32,
+    /// `None`: entry to the event itself.
+    pub session_id: Option<i32>,
+    pub mode: AttendanceMode,
+    pub source: AttendanceSource,
+    pub door: Option<&'a str>,
+    pub recorded_by: Option<&'a str>,
+    pub recorded_at: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = attendance)]
+struct AttendanceRow<'a> {
+    event_id: i32,
+    participant_id: i32,
+    session_id: Option<i32>,
+    mode: &'a str,
+    source: &'a str,
+    door: Option<&'a str>,
+    recorded_by: Option<&'a str>,
+    recorded_at: i64,
+}
+
+/// Records attendance unless the person is already counted for that session;
+/// `true` when this call counted them. The unique index decides, so two doors
+/// racing on one code can't both count it.
+pub fn record(conn: &mut DbConnection, new: &NewAttendance) -> Result<bool, DbError> {
+    let row = AttendanceRow {
+        event_id: new.event_id,
+        participant_id: new.participant_id,
+        session_id: new.session_id,
+        mode: new.mode.as_str(),
+        source: new.source.as_str(),
+        door: new.door,
+        recorded_by: new.recorded_by,
+        recorded_at: new.recorded_at,
+    };
+    let inserted = with_backend!(conn, |c| diesel::insert_into(attendance::table)
+        .values(&row)
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(inserted == 1)
+}

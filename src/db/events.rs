@@ -1,0 +1,165 @@
+//! Events and their agenda sessions, and the seat counts the programme shows.
+
+use super::schema::{agenda_sessions, events, participant_sessions, participants};
+use super::{DbConnection, DbError};
+use crate::domain::{AttendanceMode, SessionChoice, SessionFormat};
+use diesel::prelude::*;
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = events)]
+pub struct Event {
+    pub id: i32,
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    pub venue: String,
+    pub timezone: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+}
+
+#[derive(Clone, Debug, Insertable)]
+#[diesel(table_name = events)]
+pub struct NewEvent<'a> {
+    pub slug: &'a str,
+    pub title: &'a str,
+    pub description: &'a str,
+    pub venue: &'a str,
+    pub timezone: &'a str,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = agenda_sessions)]
+pub struct AgendaSession {
+    pub id: i32,
+    pub event_id: i32,
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    pub room: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub format: String,
+    pub capacity_offline: Option<i32>,
+    pub capacity_online: Option<i32>,
+    pub stream_url: Option<String>,
+    pub members_only: bool,
+}
+
+impl AgendaSession {
+    pub fn format(&self) -> SessionFormat {
+        // The column is CHECK-constrained to the three stored names.
+        SessionFormat::parse(&self.format).unwrap_or(SessionFormat::Hybrid)
+    }
+
+    pub fn capacity(&self, seat: AttendanceMode) -> Option<i32> {
+        match seat {
+            AttendanceMode::Offline => self.capacity_offline,
+            AttendanceMode::Online => self.capacity_online,
+        }
+    }
+
+    pub fn as_choice(&self) -> SessionChoice {
+        SessionChoice {
+            id: self.id,
+            slug: self.slug.clone(),
+            title: self.title.clone(),
+            format: self.format(),
+            members_only: self.members_only,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Insertable)]
+#[diesel(table_name = agenda_sessions)]
+pub struct NewAgendaSession<'a> {
+    pub event_id: i32,
+    pub slug: &'a str,
+    pub title: &'a str,
+    pub description: &'a str,
+    pub room: &'a str,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub format: &'a str,
+    pub capacity_offline: Option<i32>,
+    pub capacity_online: Option<i32>,
+    pub stream_url: Option<&'a str>,
+    pub members_only: bool,
+}
+
+pub fn list_events(conn: &mut DbConnection) -> Result<Vec<Event>, DbError> {
+    Ok(events::table
+        .order((events::starts_at.desc(), events::id))
+        .select(Event::as_select())
+        .load(conn)?)
+}
+
+pub fn find_event(conn: &mut DbConnection, slug: &str) -> Result<Option<Event>, DbError> {
+    Ok(events::table
+        .filter(events::slug.eq(slug))
+        .select(Event::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn event_by_id(conn: &mut DbConnection, id: i32) -> Result<Event, DbError> {
+    Ok(events::table
+        .find(id)
+        .select(Event::as_select())
+        .first(conn)?)
+}
+
+/// The event's sessions in programme order (parallel sessions next to each other).
+pub fn sessions_of(conn: &mut DbConnection, event_id: i32) -> Result<Vec<AgendaSession>, DbError> {
+    Ok(agenda_sessions::table
+        .filter(agenda_sessions::event_id.eq(event_id))
+        .order((agenda_sessions::starts_at, agenda_sessions::id))
+        .select(AgendaSession::as_select())
+        .load(conn)?)
+}
+
+/// Seats taken by live registrations: (session id, seat, count), one grouped query.
+pub fn seats_taken(
+    conn: &mut DbConnection,
+    event_id: i32,
+) -> Result<Vec<(i32, AttendanceMode, i64)>, DbError> {
+    let rows: Vec<(i32, String, i64)> = participant_sessions::table
+        .inner_join(participants::table)
+        .filter(participants::event_id.eq(event_id))
+        .filter(participants::status.eq("registered"))
+        .group_by((participant_sessions::session_id, participant_sessions::seat))
+        .select((
+            participant_sessions::session_id,
+            participant_sessions::seat,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, seat, n)| AttendanceMode::parse(&seat).ok().map(|s| (id, s, n)))
+        .collect())
+}
+
+pub fn insert_event(conn: &mut DbConnection, event: &NewEvent) -> Result<i32, DbError> {
+    diesel::insert_into(events::table)
+        .values(event)
+        .execute(conn)?;
+    Ok(events::table
+        .filter(events::slug.eq(event.slug))
+        .select(events::id)
+        .first(conn)?)
+}
+
+pub fn insert_session(conn: &mut DbConnection, session: &NewAgendaSession) -> Result<i32, DbError> {
+    diesel::insert_into(agenda_sessions::table)
+        .values(session)
+        .execute(conn)?;
+    Ok(agenda_sessions::table
+        .filter(agenda_sessions::event_id.eq(session.event_id))
+        .filter(agenda_sessions::slug.eq(session.slug))
+        .select(agenda_sessions::id)
+        .first(conn)?)
+}

@@ -1,0 +1,264 @@
+//! Registrations: storing one (capacity checked in the same transaction),
+//! finding one by its secrets, cancelling.
+
+use super::events::{AgendaSession, Event};
+use super::schema::{agenda_sessions, events, participant_sessions, participants};
+use super::{DbConnection, DbError};
+use crate::domain::{AttendanceMode, CheckinCode, NewRegistration, PageToken};
+use crate::with_backend;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = participants)]
+pub struct Participant {
+    pub id: i32,
+    pub event_id: i32,
+    pub full_name: String,
+    pub email: String,
+    pub affiliation: String,
+    pub country: String,
+    pub mode: String,
+    pub category: String,
+    pub status: String,
+    pub checkin_code: String,
+    pub page_token: String,
+    pub created_at: i64,
+    pub cancelled_at: Option<i64>,
+}
+
+impl Participant {
+    pub fn is_cancelled(&self) -> bool {
+        self.status == "cancelled"
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = participants)]
+struct ParticipantRow<'a> {
+    event_id: i32,
+    full_name: &'a str,
+    email: &'a str,
+    affiliation: &'a str,
+    country: &'a str,
+    mode: &'a str,
+    category: &'a str,
+    status: &'a str,
+    checkin_code: &'a str,
+    page_token: &'a str,
+    created_at: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = participant_sessions)]
+struct SeatRow {
+    participant_id: i32,
+    session_id: i32,
+    seat: &'static str,
+}
+
+#[derive(Debug)]
+pub enum RegisterOutcome {
+    Registered {
+        participant_id: i32,
+        page_token: PageToken,
+        checkin_code: CheckinCode,
+    },
+    /// A live registration with this email exists for the event.
+    EmailTaken,
+    /// No seat of that kind is left in the session.
+    SessionFull {
+        session_id: i32,
+        seat: AttendanceMode,
+    },
+}
+
+/// Why a registration transaction rolled back.
+#[derive(Debug)]
+enum Refusal {
+    Outcome(RegisterOutcome),
+    Db(DieselError),
+}
+
+impl From<DieselError> for Refusal {
+    fn from(e: DieselError) -> Self {
+        Refusal::Db(e)
+    }
+}
+
+/// Stores a registration with fresh secrets. The seat check and the insert
+/// share one transaction, and each capped session's row is locked first (in
+/// id order, so two registrations can't deadlock), so concurrent registrants
+/// can't overbook a session on either backend. The lock is a write, so on
+/// SQLite the transaction holds the write lock from its first statement.
+pub fn register(
+    conn: &mut DbConnection,
+    event_id: i32,
+    reg: &NewRegistration,
+    now_ms: i64,
+) -> Result<RegisterOutcome, DbError> {
+    let checkin_code = CheckinCode::generate();
+    let page_token = PageToken::generate();
+    let result = conn.transaction::<_, Refusal, _>(|conn| {
+        let mut session_ids: Vec<i32> = reg.sessions.iter().map(|(id, _)| *id).collect();
+        session_ids.sort_unstable();
+        for id in &session_ids {
+            diesel::update(agenda_sessions::table.find(id))
+                .set(agenda_sessions::id.eq(agenda_sessions::id))
+                .execute(conn)?;
+        }
+
+        let row = ParticipantRow {
+            event_id,
+            full_name: reg.full_name.as_str(),
+            email: reg.email.as_str(),
+            affiliation: reg.affiliation.as_str(),
+            country: reg.country.code(),
+            mode: reg.mode.as_str(),
+            category: reg.category.as_str(),
+            status: "registered",
+            checkin_code: checkin_code.as_str(),
+            page_token: page_token.as_str(),
+            created_at: now_ms,
+        };
+        let inserted = with_backend!(conn, |c| diesel::insert_into(participants::table)
+            .values(&row)
+            .returning(participants::id)
+            .get_result::<i32>(c));
+        let participant_id = match inserted {
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info))
+                if info.message().contains("email")
+                    || info.constraint_name() == Some("participants_one_live_email") =>
+            {
+                return Err(Refusal::Outcome(RegisterOutcome::EmailTaken));
+            }
+            other => other?,
+        };
+
+        let seats: Vec<SeatRow> = reg
+            .sessions
+            .iter()
+            .map(|(session_id, seat)| SeatRow {
+                participant_id,
+                session_id: *session_id,
+                seat: seat.as_str(),
+            })
+            .collect();
+        if !seats.is_empty() {
+            with_backend!(conn, |c| diesel::insert_into(participant_sessions::table)
+                .values(&seats)
+                .execute(c))?;
+        }
+
+        for (session_id, seat) in &reg.sessions {
+            let (offline, online): (Option<i32>, Option<i32>) = agenda_sessions::table
+                .find(session_id)
+                .select((
+                    agenda_sessions::capacity_offline,
+                    agenda_sessions::capacity_online,
+                ))
+                .first(conn)?;
+            let capacity = match seat {
+                AttendanceMode::Offline => offline,
+                AttendanceMode::Online => online,
+            };
+            let Some(capacity) = capacity else { continue };
+            let taken: i64 = participant_sessions::table
+                .inner_join(participants::table)
+                .filter(participant_sessions::session_id.eq(session_id))
+                .filter(participant_sessions::seat.eq(seat.as_str()))
+                .filter(participants::status.eq("registered"))
+                .count()
+                .get_result(conn)?;
+            if taken > i64::from(capacity) {
+                return Err(Refusal::Outcome(RegisterOutcome::SessionFull {
+                    session_id: *session_id,
+                    seat: *seat,
+                }));
+            }
+        }
+        Ok(participant_id)
+    });
+    match result {
+        Ok(participant_id) => Ok(RegisterOutcome::Registered {
+            participant_id,
+            page_token,
+            checkin_code,
+        }),
+        Err(Refusal::Outcome(outcome)) => Ok(outcome),
+        Err(Refusal::Db(e)) => Err(e.into()),
+    }
+}
+
+/// A participant with their event and chosen sessions: the personal page.
+pub struct PersonalView {
+    pub participant: Participant,
+    pub event: Event,
+    pub sessions: Vec<(AgendaSession, AttendanceMode)>,
+}
+
+pub fn find_by_page_token(
+    conn: &mut DbConnection,
+    token: &PageToken,
+) -> Result<Option<PersonalView>, DbError> {
+    let found: Option<(Participant, Event)> = participants::table
+        .inner_join(events::table)
+        .filter(participants::page_token.eq(token.as_str()))
+        .select((Participant::as_select(), Event::as_select()))
+        .first(conn)
+        .optional()?;
+    let Some((participant, event)) = found else {
+        return Ok(None);
+    };
+    let rows: Vec<(AgendaSession, String)> = participant_sessions::table
+        .inner_join(agenda_sessions::table)
+        .filter(participant_sessions::participant_id.eq(participant.id))
+        .order((agenda_sessions::starts_at, agenda_sessions::id))
+        .select((AgendaSession::as_select(), participant_sessions::seat))
+        .load(conn)?;
+    let sessions = rows
+        .into_iter()
+        .map(|(s, seat)| {
+            (
+                s,
+                AttendanceMode::parse(&seat).unwrap_or(AttendanceMode::Online),
+            )
+        })
+        .collect();
+    Ok(Some(PersonalView {
+        participant,
+        event,
+        sessions,
+    }))
+}
+
+/// The live registration of `email` at an event, to send its link again.
+pub fn find_live_by_email(
+    conn: &mut DbConnection,
+    event_id: i32,
+    email: &str,
+) -> Result<Option<Participant>, DbError> {
+    Ok(participants::table
+        .filter(participants::event_id.eq(event_id))
+        .filter(participants::email.eq(email))
+        .filter(participants::status.eq("registered"))
+        .select(Participant::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Cancels a live registration; `false` when it was already cancelled.
+/// Seats are counted over live registrations only, so they free up at once.
+pub fn cancel(conn: &mut DbConnection, token: &PageToken, now_ms: i64) -> Result<bool, DbError> {
+    let changed = diesel::update(
+        participants::table
+            .filter(participants::page_token.eq(token.as_str()))
+            .filter(participants::status.eq("registered")),
+    )
+    .set((
+        participants::status.eq("cancelled"),
+        participants::cancelled_at.eq(Some(now_ms)),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}

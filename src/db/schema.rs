@@ -1,0 +1,107 @@
+// @generated-style table definitions shared by both backends. Keep in step with
+// migrations/sqlite and migrations/postgres (they differ only in id types).
+
+diesel::table! {
+    app_secrets (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> Integer,
+        slug -> Text,
+        title -> Text,
+        description -> Text,
+        venue -> Text,
+        timezone -> Text,
+        starts_at -> BigInt,
+        ends_at -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    agenda_sessions (id) {
+        id -> Integer,
+        event_id -> Integer,
+        slug -> Text,
+        title -> Text,
+        description -> Text,
+        room -> Text,
+        starts_at -> BigInt,
+        ends_at -> BigInt,
+        format -> Text,
+        capacity_offline -> Nullable<Integer>,
+        capacity_online -> Nullable<Integer>,
+        stream_url -> Nullable<Text>,
+        members_only -> Bool,
+    }
+}
+
+diesel::table! {
+    participants (id) {
+        id -> Integer,
+        event_id -> Integer,
+        full_name -> Text,
+        email -> Text,
+        affiliation -> Text,
+        country -> Text,
+        mode -> Text,
+        category -> Text,
+        status -> Text,
+        checkin_code -> Text,
+        page_token -> Text,
+        created_at -> BigInt,
+        cancelled_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    participant_sessions (participant_id, session_id) {
+        participant_id -> Integer,
+        session_id -> Integer,
+        seat -> Text,
+    }
+}
+
+diesel::table! {
+    attendance (id) {
+        id -> Integer,
+        event_id -> Integer,
+        participant_id -> Integer,
+        session_id -> Nullable<Integer>,
+        mode -> Text,
+        source -> Text,
+        door -> Nullable<Text>,
+        recorded_by -> Nullable<Text>,
+        recorded_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    staff_users (id) {
+        id -> Integer,
+        username -> Text,
+        password_hash -> Text,
+        role -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(agenda_sessions -> events (event_id));
+diesel::joinable!(participants -> events (event_id));
+diesel::joinable!(participant_sessions -> participants (participant_id));
+diesel::joinable!(participant_sessions -> agenda_sessions (session_id));
+diesel::joinable!(attendance -> participants (participant_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    app_secrets,
+    events,
+    agenda_sessions,
+    participants,
+    participant_sessions,
+    attendance,
+    staff_users,
+);

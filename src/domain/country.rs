@@ -1,0 +1,105 @@
+use std::sync::OnceLock;
+
+/// A country as an ISO 3166-1 alpha-2 code, checked against celes' list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Country {
+    code: &'static str,
+    name: &'static str,
+}
+
+/// (code, display name) for every country, sorted by name: built once.
+fn all() -> &'static [Country] {
+    static ALL: OnceLock<Vec<Country>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let mut list: Vec<Country> = celes::Country::get_countries()
+            .iter()
+            .map(|c| Country {
+                code: c.alpha2,
+                name: Box::leak(display_name(c.long_name).into_boxed_str()),
+            })
+            .collect();
+        list.sort_by(|a, b| a.name.cmp(b.name));
+        list
+    })
+}
+
+/// celes' official names read "The United Kingdom Of Great Britain And
+/// Northern Ireland": drop the article and lower the small words.
+fn display_name(long_name: &str) -> String {
+    let name = long_name.strip_prefix("The ").unwrap_or(long_name);
+    name.split(' ')
+        .enumerate()
+        .map(|(i, word)| match word {
+            "Of" | "And" | "The" | "Da" if i > 0 => word.to_lowercase(),
+            _ => word.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Country {
+    /// Accepts an alpha-2 code in any case.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let code = raw.trim().to_ascii_uppercase();
+        if code.is_empty() {
+            return Err("Please choose your country.".into());
+        }
+        all()
+            .iter()
+            .find(|c| c.code == code)
+            .copied()
+            .ok_or_else(|| "Please choose a country from the list.".to_string())
+    }
+
+    /// Every country, sorted by display name, for the form's `<select>`.
+    pub fn all() -> &'static [Country] {
+        all()
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The name for a stored code; the code itself if the list ever drops it.
+    pub fn name_of(code: &str) -> String {
+        Country::parse(code)
+            .map(|c| c.name.to_string())
+            .unwrap_or_else(|_| code.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Country;
+
+    #[test]
+    fn codes_parse_in_any_case_and_carry_readable_names() {
+        let gb = Country::parse("gb").unwrap();
+        assert_eq!(gb.code(), "GB");
+        assert_eq!(
+            gb.name(),
+            "United Kingdom of Great Britain and Northern Ireland"
+        );
+        assert_eq!(Country::parse("NL").unwrap().name(), "Netherlands");
+        assert_eq!(Country::parse(" cn ").unwrap().name(), "China");
+    }
+
+    #[test]
+    fn unknown_and_empty_codes_are_rejected() {
+        assert!(Country::parse("").is_err());
+        assert!(Country::parse("XX").is_err());
+        assert!(Country::parse("GBR").is_err());
+        assert!(Country::parse("Germany").is_err());
+    }
+
+    #[test]
+    fn the_list_is_complete_and_sorted() {
+        let all = Country::all();
+        assert!(all.len() >= 249);
+        assert!(all.windows(2).all(|w| w[0].name() <= w[1].name()));
+    }
+}

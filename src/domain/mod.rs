@@ -1,0 +1,16 @@
+//! Domain types: each can only hold a valid value, and parsing is the only way
+//! in. The rest of the code takes these types and never checks again.
+
+mod country;
+mod email;
+mod enums;
+mod registration;
+mod secrets;
+mod text;
+
+pub use country::Country;
+pub use email::Email;
+pub use enums::{AttendanceMode, AttendanceSource, Category, ParticipantStatus, SessionFormat};
+pub use registration::{FieldErrors, NewRegistration, RegistrationForm, SessionChoice};
+pub use secrets::{CheckinCode, PageToken};
+pub use text::{Affiliation, PersonName};

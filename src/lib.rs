@@ -1,0 +1,12 @@
+//! Rollcall: a hybrid conference attendance tracker.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod mail;
+pub mod qr;
+pub mod startup;
+pub mod telemetry;
+pub mod web;

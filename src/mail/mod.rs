@@ -1,0 +1,118 @@
+//! Outgoing mail. Handlers queue a message and move on; one background task
+//! delivers it, by SMTP when configured, else as an `.eml` file in the outbox
+//! folder. A slow or absent mail server never holds up a request.
+
+pub mod messages;
+
+use crate::config::MailConfig;
+use lettre::message::Mailbox;
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Messages waiting for the delivery task; past this, new ones are dropped
+/// (and counted) rather than letting memory grow.
+const QUEUE_CAPACITY: usize = 10_000;
+
+#[derive(Debug, Default)]
+pub struct MailStats {
+    pub queued: AtomicU64,
+    pub delivered: AtomicU64,
+    pub failed: AtomicU64,
+    pub dropped: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct Mailer {
+    queue: mpsc::Sender<Message>,
+    from: Mailbox,
+    stats: Arc<MailStats>,
+}
+
+enum Delivery {
+    Outbox(AsyncFileTransport<Tokio1Executor>),
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+}
+
+impl Delivery {
+    async fn deliver(&self, message: &Message) -> Result<(), String> {
+        match self {
+            Delivery::Outbox(t) => t
+                .send(message.clone())
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Delivery::Smtp(t) => t
+                .send(message.clone())
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+impl Mailer {
+    /// Checks the configuration and starts the delivery task on the current
+    /// runtime.
+    pub fn start(config: &MailConfig) -> anyhow::Result<Self> {
+        let from: Mailbox = config.from.parse().map_err(|e| {
+            anyhow::anyhow!("ROLLCALL_MAIL_FROM {:?} is not a mailbox: {e}", config.from)
+        })?;
+        let delivery = match &config.smtp_url {
+            Some(url) => Delivery::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| anyhow::anyhow!("ROLLCALL_SMTP_URL is not usable: {e}"))?
+                    .build(),
+            ),
+            None => {
+                std::fs::create_dir_all(&config.outbox_dir).map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot create the outbox {}: {e}",
+                        config.outbox_dir.display()
+                    )
+                })?;
+                Delivery::Outbox(AsyncFileTransport::new(&config.outbox_dir))
+            }
+        };
+        let (queue, mut receiver) = mpsc::channel::<Message>(QUEUE_CAPACITY);
+        let stats = Arc::new(MailStats::default());
+        let task_stats = stats.clone();
+        actix_web::rt::spawn(async move {
+            while let Some(message) = receiver.recv().await {
+                match delivery.deliver(&message).await {
+                    Ok(()) => {
+                        let n = task_stats.delivered.fetch_add(1, Ordering::Relaxed) + 1;
+                        tracing::debug!(delivered = n, "mail delivered");
+                    }
+                    Err(error) => {
+                        task_stats.failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(%error, "mail delivery failed");
+                    }
+                }
+            }
+        });
+        Ok(Self { queue, from, stats })
+    }
+
+    pub fn from(&self) -> &Mailbox {
+        &self.from
+    }
+
+    pub fn stats(&self) -> &MailStats {
+        &self.stats
+    }
+
+    /// Queues a message without waiting.
+    pub fn send(&self, message: Message) {
+        match self.queue.try_send(message) {
+            Ok(()) => {
+                self.stats.queued.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("mail queue full or closed: message dropped");
+            }
+        }
+    }
+}

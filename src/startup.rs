@@ -1,0 +1,74 @@
+//! Builds the running application: pool, migrations, mailer, HTTP server.
+
+use crate::config::Config;
+use crate::db::{self, Pool};
+use crate::mail::Mailer;
+use crate::web::{self, csrf::CsrfKey, AppState};
+use actix_web::dev::Server;
+use actix_web::{web::Data, App, HttpServer};
+use std::net::TcpListener;
+
+pub struct Application {
+    port: u16,
+    base_url: String,
+    server: Server,
+    state: Data<AppState>,
+}
+
+impl Application {
+    /// Opens (and migrates) the database and binds the listener; the server
+    /// runs once [`Application::run_until_stopped`] is awaited.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let database = config.database.clone();
+        let pool_size = config.pool_size;
+        let pool = actix_web::web::block(move || db::connect(&database, pool_size)).await??;
+        let secret = db::run(&pool, |conn| db::secrets::get_or_create(conn, "csrf")).await?;
+        let mailer = Mailer::start(&config.mail)?;
+
+        let listener = TcpListener::bind(&config.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let base_url = config.base_url(port);
+        let state = Data::new(AppState {
+            pool,
+            mailer,
+            csrf: CsrfKey::new(&secret, base_url.starts_with("https://")),
+            base_url: base_url.clone(),
+        });
+        let server_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(server_state.clone())
+                .configure(web::configure)
+        })
+        .listen(listener)?
+        .run();
+        tracing::info!(port, backend = config.database.backend_name(), "listening");
+        Ok(Self {
+            port,
+            base_url,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.state.pool
+    }
+
+    pub fn state(&self) -> Data<AppState> {
+        self.state.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,291 @@
+//! `TestApp`: a fresh database, the app on a free port, and a client that
+//! keeps cookies, with methods that read like what a user does.
+
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use rollcall::config::{Config, MailConfig};
+use rollcall::db::events::{NewAgendaSession, NewEvent};
+use rollcall::db::{self, DatabaseUrl, Pool};
+use rollcall::startup::Application;
+use scraper::{Html, Selector};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const EVENT: &str = "test-forum";
+pub const HOUR: i64 = 3_600_000;
+
+pub struct TestApp {
+    pub address: String,
+    pub pool: Pool,
+    pub client: reqwest::Client,
+    pub outbox: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// A database nobody else uses: a new SQLite file, or a new PostgreSQL
+/// database on the server named by ROLLCALL_TEST_POSTGRES.
+pub fn fresh_database(dir: &std::path::Path) -> DatabaseUrl {
+    match std::env::var("ROLLCALL_TEST_POSTGRES") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("rollcall_t_{}", random_hex());
+            let mut admin = diesel::PgConnection::establish(&admin_url)
+                .expect("ROLLCALL_TEST_POSTGRES must reach a PostgreSQL server");
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("create a test database");
+            let base = admin_url
+                .rsplit_once('/')
+                .expect("a URL with a database name")
+                .0;
+            DatabaseUrl::Postgres(format!("{base}/{name}"))
+        }
+        _ => DatabaseUrl::Sqlite(dir.join("rollcall.db").to_string_lossy().into_owned()),
+    }
+}
+
+fn random_hex() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 8];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl TestApp {
+    /// The app with the test forum (see [`seed_test_forum`]) loaded.
+    pub async fn spawn() -> TestApp {
+        let app = Self::spawn_empty().await;
+        db::run(&app.pool, |conn| {
+            seed_test_forum(conn, db::now_ms());
+            Ok(())
+        })
+        .await
+        .unwrap();
+        app
+    }
+
+    pub async fn spawn_empty() -> TestApp {
+        if std::env::var_os("ROLLCALL_LOG").is_some() {
+            rollcall::telemetry::init();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let database = fresh_database(dir.path());
+        let outbox = dir.path().join("outbox");
+        let config = Config {
+            database: database.clone(),
+            bind: "127.0.0.1:0".into(),
+            public_url: Some("https://rollcall.test".into()),
+            mail: MailConfig {
+                outbox_dir: outbox.clone(),
+                smtp_url: None,
+                from: "Rollcall <rollcall@example.org>".into(),
+            },
+            pool_size: 4,
+        };
+        let app = Application::build(config).await.expect("the app starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let pool = app.pool().clone();
+        actix_web::rt::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        TestApp {
+            address,
+            pool,
+            client,
+            outbox,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get_html(&self, path: &str) -> (u16, Html) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (
+            status,
+            Html::parse_document(&response.text().await.unwrap()),
+        )
+    }
+
+    /// Opens the event page (which sets the CSRF cookie) and returns the
+    /// form's token, as a browser would before submitting.
+    pub async fn csrf_token(&self, path: &str) -> String {
+        let (status, page) = self.get_html(path).await;
+        assert_eq!(status, 200, "{path} should open");
+        attr(&page, "input[name=csrf_token]", "value").expect("the form carries a CSRF token")
+    }
+
+    /// Submits the registration form with these fields (and a valid token).
+    pub async fn register(&self, fields: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf_token(&format!("/events/{EVENT}")).await;
+        let mut body: Vec<(&str, &str)> = vec![("csrf_token", &token)];
+        body.extend_from_slice(fields);
+        self.post_form(&format!("/events/{EVENT}/register"), &body)
+            .await
+    }
+
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let body = serde_html_form::to_string(fields).unwrap();
+        self.post_raw(path, "application/x-www-form-urlencoded", body.into_bytes())
+            .await
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Registers a valid participant and returns their personal-page path.
+    pub async fn register_ok(&self, email: &str, mode: &str, sessions: &[&str]) -> String {
+        let mut fields = valid_fields(email, mode);
+        for s in sessions {
+            fields.push(("sessions", s));
+        }
+        let response = self.register(&fields).await;
+        assert_eq!(
+            response.status().as_u16(),
+            303,
+            "registration of {email} should succeed"
+        );
+        location(&response)
+    }
+
+    /// Messages in the outbox, waiting briefly for the mail task.
+    pub async fn outbox_messages(&self, at_least: usize) -> Vec<String> {
+        for _ in 0..100 {
+            let messages = read_outbox(&self.outbox);
+            if messages.len() >= at_least {
+                return messages;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        read_outbox(&self.outbox)
+    }
+
+    /// Runs a query against the app's database.
+    pub async fn db<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut db::DbConnection) -> Result<T, db::DbError> + Send + 'static,
+    ) -> T {
+        db::run(&self.pool, work).await.unwrap()
+    }
+}
+
+fn read_outbox(dir: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .collect()
+}
+
+pub fn valid_fields<'a>(email: &'a str, mode: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("full_name", "Ada Lovelace"),
+        ("email", email),
+        ("affiliation", "Analytical Engine Society"),
+        ("country", "GB"),
+        ("mode", mode),
+        ("category", "delegate"),
+        ("consent", "yes"),
+    ]
+}
+
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .expect("a Location header")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+pub fn attr(page: &Html, selector: &str, name: &str) -> Option<String> {
+    let selector = Selector::parse(selector).unwrap();
+    page.select(&selector)
+        .next()?
+        .value()
+        .attr(name)
+        .map(str::to_string)
+}
+
+pub fn text(page: &Html, selector: &str) -> String {
+    let selector = Selector::parse(selector).unwrap();
+    page.select(&selector)
+        .map(|e| e.text().collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn count(page: &Html, selector: &str) -> usize {
+    page.select(&Selector::parse(selector).unwrap()).count()
+}
+
+/// A small event: a hybrid keynote with two in-person seats, a room-only
+/// lab tour with one, a members-only meeting and an online webinar, all
+/// starting within the hour.
+pub fn seed_test_forum(conn: &mut db::DbConnection, now: i64) {
+    let event_id = db::events::insert_event(
+        conn,
+        &NewEvent {
+            slug: EVENT,
+            title: "Test Forum",
+            description: "A forum for tests.",
+            venue: "Test Hall",
+            timezone: "Europe/Berlin",
+            starts_at: now,
+            ends_at: now + 8 * HOUR,
+            created_at: now,
+        },
+    )
+    .unwrap();
+    let sessions = [
+        ("keynote", "Keynote", "hybrid", Some(2), false),
+        ("lab-tour", "Lab Tour", "in_person", Some(1), false),
+        ("members-meeting", "Members' Meeting", "hybrid", None, true),
+        ("webinar", "Webinar", "online", None, false),
+    ];
+    for (i, (slug, title, format, capacity, members_only)) in sessions.into_iter().enumerate() {
+        db::events::insert_session(
+            conn,
+            &NewAgendaSession {
+                event_id,
+                slug,
+                title,
+                description: "",
+                room: "Room 1",
+                starts_at: now + (i as i64) * HOUR,
+                ends_at: now + (i as i64 + 1) * HOUR,
+                format,
+                capacity_offline: capacity,
+                capacity_online: None,
+                stream_url: Some("https://stream.example.org/test"),
+                members_only,
+            },
+        )
+        .unwrap();
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real app over HTTP on a fresh database each
+//! (SQLite by default; PostgreSQL when ROLLCALL_TEST_POSTGRES is set).
+//! One binary, so it links once.
+
+mod helpers;
+
+mod cli;
+mod health;
+mod personal;
+mod registration;
