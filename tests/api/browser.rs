@@ -1,0 +1,235 @@
+//! Journeys in a real browser: Debian's Chromium, headless, driven through
+//! chromedriver. Skipped with a printed reason when chromedriver is missing,
+//! unless ROLLCALL_BROWSER_TESTS=required (as in CI), where that fails.
+
+use crate::helpers::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const PHONE: (u32, u32) = (390, 844);
+pub const DESKTOP: (u32, u32) = (1280, 900);
+
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn chromedriver() -> Option<String> {
+    let path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    std::path::Path::new(&path).exists().then_some(path)
+}
+
+/// A fresh headless Chromium, or `None` (with the reason printed) where the
+/// machine has none and browser tests are not required.
+pub async fn browser(size: (u32, u32)) -> Option<Browser> {
+    let Some(driver_path) = chromedriver() else {
+        if std::env::var("ROLLCALL_BROWSER_TESTS").as_deref() == Ok("required") {
+            panic!("ROLLCALL_BROWSER_TESTS=required but chromedriver is not installed");
+        }
+        eprintln!("skipping browser journey: chromedriver not found (apt-get install chromium chromium-driver)");
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let driver = Command::new(driver_path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let profile = tempfile::tempdir().unwrap();
+    let chrome_binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": chrome_binary,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars",
+                format!("--user-data-dir={}", profile.path().display()),
+                format!("--window-size={},{}", size.0, size.1),
+            ]
+        }),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let mut last_error = None;
+    for _ in 0..50 {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector)
+            .capabilities(capabilities.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(client) => {
+                let browser = Browser {
+                    client,
+                    driver,
+                    _profile: profile,
+                };
+                browser
+                    .client
+                    .set_window_size(size.0, size.1)
+                    .await
+                    .unwrap();
+                return Some(browser);
+            }
+            Err(e) => {
+                last_error = Some(e);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    panic!("chromedriver did not start a session: {last_error:?}");
+}
+
+impl Browser {
+    /// Saves a screenshot under target/screenshots/ for people to look at.
+    pub async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/screenshots");
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(format!("{dir}/{name}.png"), png).unwrap();
+    }
+
+    /// A full-page screenshot: the window grows to the page's height first.
+    pub async fn screenshot_full(&self, name: &str, width: u32) {
+        let height = self
+            .client
+            .execute("return document.documentElement.scrollHeight", vec![])
+            .await
+            .unwrap()
+            .as_u64()
+            .unwrap_or(900) as u32;
+        self.client
+            .set_window_size(width, height.min(4000))
+            .await
+            .unwrap();
+        self.screenshot(name).await;
+    }
+
+    pub async fn text_of(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    pub async fn value_of(&self, css: &str) -> String {
+        let element = self.client.find(Locator::Css(css)).await.unwrap();
+        element.prop("value").await.unwrap().unwrap_or_default()
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let element = self.client.find(Locator::Css(css)).await.unwrap();
+        element.clear().await.unwrap();
+        element.send_keys(text).await.unwrap();
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    pub async fn select(&self, css: &str, value: &str) {
+        let element = self.client.find(Locator::Css(css)).await.unwrap();
+        element.select_by_value(value).await.unwrap();
+    }
+}
+
+#[actix_web::test]
+async fn a_registrant_fixes_a_mistake_and_gets_the_qr_code() {
+    let app = TestApp::spawn().await;
+    let Some(browser) = browser(DESKTOP).await else {
+        return;
+    };
+    let b = &browser;
+    b.client
+        .goto(&app.url(&format!("/events/{EVENT}")))
+        .await
+        .unwrap();
+    b.screenshot_full("event-page-desktop", DESKTOP.0).await;
+
+    b.type_into("#full_name", "Zofia Wiśniewska").await;
+    b.type_into("#email", "zofia-at-example").await;
+    b.type_into("#affiliation", "Polish Academy of Sciences")
+        .await;
+    b.select("#country", "PL").await;
+    b.click("input[name=mode][value=online]").await;
+    b.select("#category", "speaker").await;
+    b.click("input[name=sessions][value=keynote]").await;
+    b.click("input[name=consent]").await;
+    b.click("form button[type=submit]").await;
+
+    // The same page, the mistake named next to its field, nothing lost.
+    assert!(b.text_of("#email-error").await.contains("email address"));
+    assert_eq!(b.value_of("#full_name").await, "Zofia Wiśniewska");
+    assert_eq!(b.value_of("#email").await, "zofia-at-example");
+    assert_eq!(b.value_of("#country").await, "PL");
+    assert_eq!(b.value_of("#category").await, "speaker");
+    let keynote = b
+        .client
+        .find(Locator::Css("input[name=sessions][value=keynote]"))
+        .await
+        .unwrap();
+    assert_eq!(
+        keynote.prop("checked").await.unwrap().as_deref(),
+        Some("true")
+    );
+    b.client
+        .execute(
+            "document.getElementById('email').scrollIntoView({block: 'center'})",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.screenshot("event-page-error").await;
+
+    b.type_into("#email", "zofia@example.org").await;
+    b.click("form button[type=submit]").await;
+    b.client
+        .wait()
+        .for_element(Locator::Css(".ticket"))
+        .await
+        .unwrap();
+    let url = b.client.current_url().await.unwrap();
+    assert!(url.path().starts_with("/r/"), "landed on {url}");
+    assert!(b.text_of(".ticket h1").await.contains("Zofia Wiśniewska"));
+    assert!(b.text_of(".ticket").await.contains("Poland"));
+    let qr = b.client.find(Locator::Css(".ticket-qr svg")).await.unwrap();
+    let (_, _, width, height) = qr.rectangle().await.unwrap();
+    assert!(
+        width > 150.0 && height > 150.0,
+        "the QR is shown large enough to scan: {width}x{height}"
+    );
+    b.screenshot_full("personal-page-desktop", DESKTOP.0).await;
+
+    b.client.set_window_size(PHONE.0, PHONE.1).await.unwrap();
+    b.screenshot("personal-page-phone").await;
+    b.client
+        .goto(&app.url(&format!("/events/{EVENT}")))
+        .await
+        .unwrap();
+    b.screenshot("event-page-phone").await;
+}
