@@ -1,7 +1,9 @@
 //! The command line: `serve`, `migrate`, `demo`.
 
+use crate::auth::{password, tokens};
 use crate::config::{Config, MailConfig};
 use crate::db::{self, DatabaseUrl};
+use crate::domain::{StaffRole, TokenRole};
 use crate::{demo, startup};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -58,8 +60,176 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage staff accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage device tokens (door phones, hall screens, API clients).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Load the demo event; running it again changes nothing.
     Demo,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a staff account; the password is read from standard input.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// admin, organiser or door.
+        #[arg(long)]
+        role: String,
+        /// Limit the account to one event (by slug).
+        #[arg(long)]
+        event: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Set a staff account's password, read from standard input.
+    Passwd {
+        username: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List staff accounts.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token; it is printed once, alone on the last line.
+    Create {
+        /// The event's slug.
+        #[arg(long)]
+        event: String,
+        /// What the device is, e.g. "North entrance phone".
+        #[arg(long)]
+        label: String,
+        /// door, dashboard or organiser.
+        #[arg(long)]
+        role: String,
+        /// Limit the token to these sessions (slugs); repeatable.
+        #[arg(long = "session")]
+        sessions: Vec<String>,
+    },
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+async fn run_user(pool: &db::Pool, command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add {
+            username,
+            role,
+            event,
+            password_stdin: _,
+        } => {
+            let role = StaffRole::parse(&role)
+                .map_err(|_| anyhow::anyhow!("--role must be admin, organiser or door"))?;
+            let username = username.trim().to_string();
+            if username.is_empty()
+                || username.len() > 64
+                || username.chars().any(char::is_whitespace)
+            {
+                anyhow::bail!("--username must be 1 to 64 characters without spaces");
+            }
+            let hash = password::hash(&read_password()?)?;
+            let created = db::run(pool, move |conn| {
+                let event_id = match event {
+                    Some(slug) => Some(
+                        db::events::find_event(conn, &slug)?
+                            .ok_or_else(|| db::DbError::Corrupt(format!("no event {slug:?}")))?
+                            .id,
+                    ),
+                    None => None,
+                };
+                db::staff::create(
+                    conn,
+                    &username,
+                    &hash,
+                    role.as_str(),
+                    event_id,
+                    db::now_ms(),
+                )
+            })
+            .await?;
+            anyhow::ensure!(created, "that username is taken");
+            println!("created {} account", role.as_str());
+        }
+        UserCommand::Passwd {
+            username,
+            password_stdin: _,
+        } => {
+            let hash = password::hash(&read_password()?)?;
+            let changed = db::run(pool, move |conn| {
+                db::staff::set_password(conn, &username, &hash)
+            })
+            .await?;
+            anyhow::ensure!(changed, "no such user");
+            println!("password changed");
+        }
+        UserCommand::List => {
+            let users = db::run(pool, db::staff::list).await?;
+            for user in users {
+                println!("{}\t{}", user.username, user.role);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn run_token(pool: &db::Pool, command: TokenCommand) -> anyhow::Result<()> {
+    let TokenCommand::Create {
+        event,
+        label,
+        role,
+        sessions,
+    } = command;
+    let role = TokenRole::parse(&role)
+        .map_err(|_| anyhow::anyhow!("--role must be door, dashboard or organiser"))?;
+    let label = label.trim().to_string();
+    anyhow::ensure!(
+        !label.is_empty() && label.len() <= 80,
+        "--label must be 1 to 80 characters"
+    );
+    let token = tokens::generate();
+    let digest =
+        tokens::digest(&token).ok_or_else(|| anyhow::anyhow!("generated token is malformed"))?;
+    db::run(pool, move |conn| {
+        let found = db::events::find_event(conn, &event)?
+            .ok_or_else(|| db::DbError::Corrupt(format!("no event {event:?}")))?;
+        let mut session_ids = Vec::new();
+        for slug in &sessions {
+            let session = db::events::find_session(conn, found.id, slug)?
+                .ok_or_else(|| db::DbError::Corrupt(format!("no session {slug:?} at {event:?}")))?;
+            session_ids.push(session.id);
+        }
+        db::tokens::create(
+            conn,
+            &db::tokens::NewToken {
+                event_id: found.id,
+                label: &label,
+                role: role.as_str(),
+                token_hash: &digest,
+                created_by: "cli",
+                session_ids: &session_ids,
+                now: db::now_ms(),
+            },
+        )
+    })
+    .await?;
+    eprintln!("Token created. It is shown once; store it now:");
+    println!("{token}");
+    Ok(())
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -69,6 +239,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = db::connect(&database, 1)?;
             drop(pool);
             println!("database is up to date ({})", database.backend_name());
+        }
+        Command::User { command } => {
+            let pool = db::connect(&database, 1)?;
+            run_user(&pool, command).await?;
+        }
+        Command::Token { command } => {
+            let pool = db::connect(&database, 1)?;
+            run_token(&pool, command).await?;
         }
         Command::Demo => {
             let pool = db::connect(&database, 1)?;
@@ -99,7 +277,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if with_demo {
                 let report = db::run(app.pool(), demo::load).await?;
                 println!("{report}");
+                if let Some(password) = db::run(app.pool(), demo::ensure_admin).await? {
+                    println!("Admin sign-in (shown once): username admin, password {password}");
+                }
                 println!("Demo event: {}/events/{}", app.base_url(), demo::SLUG);
+                println!("Door scanning: {}/scan/{}", app.base_url(), demo::SLUG);
             }
             println!("Rollcall is listening on {}", app.base_url());
             app.run_until_stopped().await?;

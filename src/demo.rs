@@ -397,3 +397,18 @@ fn ascii_handle(name: &str) -> String {
 fn invalid(message: String) -> DbError {
     DbError::Migration(format!("demo data: {message}"))
 }
+
+/// Creates the `admin` account with a fresh random password if there is no
+/// such account yet, and returns the password (to print once).
+pub fn ensure_admin(conn: &mut DbConnection) -> Result<Option<String>, DbError> {
+    if crate::db::staff::find_by_username(conn, "admin")?.is_some() {
+        return Ok(None);
+    }
+    let mut bytes = [0u8; 15];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    let password = data_encoding::BASE64URL_NOPAD.encode(&bytes);
+    let hash =
+        crate::auth::password::hash(&password).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    let created = crate::db::staff::create(conn, "admin", &hash, "admin", None, now_ms())?;
+    Ok(created.then_some(password))
+}

@@ -1,5 +1,6 @@
 //! Rollcall: a hybrid conference attendance tracker.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -9,4 +10,5 @@ pub mod mail;
 pub mod qr;
 pub mod startup;
 pub mod telemetry;
+pub mod timefmt;
 pub mod web;

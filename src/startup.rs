@@ -1,12 +1,18 @@
 //! Builds the running application: pool, migrations, mailer, HTTP server.
 
+use crate::auth::throttle::LoginThrottle;
 use crate::config::Config;
 use crate::db::{self, Pool};
 use crate::mail::Mailer;
 use crate::web::{self, csrf::CsrfKey, AppState};
+use actix_session::config::PersistentSession;
+use actix_session::storage::CookieSessionStore;
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{time::Duration as CookieDuration, Key, SameSite};
 use actix_web::dev::Server;
 use actix_web::{web::Data, App, HttpServer};
 use std::net::TcpListener;
+use std::time::Duration;
 
 pub struct Application {
     port: u16,
@@ -22,23 +28,46 @@ impl Application {
         let database = config.database.clone();
         let pool_size = config.pool_size;
         let pool = actix_web::web::block(move || db::connect(&database, pool_size)).await??;
-        let secret = db::run(&pool, |conn| db::secrets::get_or_create(conn, "csrf")).await?;
+        let (secret, session_secret) = db::run(&pool, |conn| {
+            Ok((
+                db::secrets::get_or_create(conn, "csrf")?,
+                db::secrets::get_or_create(conn, "session")?,
+            ))
+        })
+        .await?;
+        let session_key = Key::try_from(session_secret.as_slice())
+            .map_err(|e| anyhow::anyhow!("the stored session key is unusable: {e}"))?;
         let mailer = Mailer::start(&config.mail)?;
 
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
         let port = listener.local_addr()?.port();
         let base_url = config.base_url(port);
+        let secure_cookies = base_url.starts_with("https://");
         let state = Data::new(AppState {
             pool,
             mailer,
-            csrf: CsrfKey::new(&secret, base_url.starts_with("https://")),
+            csrf: CsrfKey::new(&secret, secure_cookies),
+            // Five wrong passwords per account, or twenty per address, in 15 minutes.
+            login_throttle: LoginThrottle::new(Duration::from_secs(15 * 60), 5, 20),
             base_url: base_url.clone(),
         });
         let server_state = state.clone();
         let server = HttpServer::new(move || {
+            let sessions =
+                SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
+                    .cookie_name("rollcall_session".into())
+                    .cookie_secure(secure_cookies)
+                    .cookie_http_only(true)
+                    .cookie_same_site(SameSite::Lax)
+                    .session_lifecycle(
+                        PersistentSession::default()
+                            .session_ttl(CookieDuration::hours(web::auth::SESSION_HOURS)),
+                    )
+                    .build();
             App::new()
                 .app_data(server_state.clone())
+                .wrap(sessions)
                 .configure(web::configure)
         })
         .listen(listener)?

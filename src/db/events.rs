@@ -16,6 +16,13 @@ pub struct Event {
     pub timezone: String,
     pub starts_at: i64,
     pub ends_at: i64,
+    pub checkin_grace_minutes: i32,
+}
+
+impl Event {
+    pub fn grace_ms(&self) -> i64 {
+        i64::from(self.checkin_grace_minutes) * 60_000
+    }
 }
 
 #[derive(Clone, Debug, Insertable)]
@@ -105,11 +112,17 @@ pub fn find_event(conn: &mut DbConnection, slug: &str) -> Result<Option<Event>, 
         .optional()?)
 }
 
-pub fn event_by_id(conn: &mut DbConnection, id: i32) -> Result<Event, DbError> {
-    Ok(events::table
-        .find(id)
-        .select(Event::as_select())
-        .first(conn)?)
+pub fn find_session(
+    conn: &mut DbConnection,
+    event_id: i32,
+    slug: &str,
+) -> Result<Option<AgendaSession>, DbError> {
+    Ok(agenda_sessions::table
+        .filter(agenda_sessions::event_id.eq(event_id))
+        .filter(agenda_sessions::slug.eq(slug))
+        .select(AgendaSession::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 /// The event's sessions in programme order (parallel sessions next to each other).

@@ -2,10 +2,13 @@
 //! migrations, and one module of queries per aggregate. All SQL lives here.
 
 pub mod attendance;
+pub mod checkins;
 pub mod events;
 pub mod participants;
 pub mod schema;
 pub mod secrets;
+pub mod staff;
+pub mod tokens;
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
@@ -87,6 +90,8 @@ pub enum DbError {
     Migration(String),
     #[error("the blocking database task was cancelled")]
     Cancelled,
+    #[error("stored data is not what Rollcall wrote: {0}")]
+    Corrupt(String),
 }
 
 pub type Pool = r2d2::Pool<ConnectionManager>;

@@ -262,3 +262,33 @@ pub fn cancel(conn: &mut DbConnection, token: &PageToken, now_ms: i64) -> Result
     .execute(conn)?;
     Ok(changed == 1)
 }
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// Up to `limit` participants of an event whose name or email starts with
+/// `query` (or whose name has a word starting with it), case-insensitively.
+pub fn search(
+    conn: &mut DbConnection,
+    event_id: i32,
+    query: &str,
+    limit: i64,
+) -> Result<Vec<Participant>, DbError> {
+    let needle = query.trim().to_lowercase().replace(['%', '_', '\\'], "");
+    if needle.is_empty() {
+        return Ok(Vec::new());
+    }
+    let prefix = format!("{needle}%");
+    let word = format!("% {needle}%");
+    Ok(participants::table
+        .filter(participants::event_id.eq(event_id))
+        .filter(
+            lower(participants::full_name)
+                .like(&prefix)
+                .or(lower(participants::full_name).like(&word))
+                .or(participants::email.like(&prefix)),
+        )
+        .order((participants::full_name, participants::id))
+        .limit(limit)
+        .select(Participant::as_select())
+        .load(conn)?)
+}

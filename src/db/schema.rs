@@ -19,6 +19,7 @@ diesel::table! {
         starts_at -> BigInt,
         ends_at -> BigInt,
         created_at -> BigInt,
+        checkin_grace_minutes -> Integer,
     }
 }
 
@@ -87,10 +88,51 @@ diesel::table! {
         password_hash -> Text,
         role -> Text,
         created_at -> BigInt,
+        event_id -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    device_tokens (id) {
+        id -> Integer,
+        event_id -> Integer,
+        label -> Text,
+        role -> Text,
+        token_hash -> Text,
+        created_by -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    device_token_sessions (token_id, session_id) {
+        token_id -> Integer,
+        session_id -> Integer,
+    }
+}
+
+diesel::table! {
+    checkin_log (id) {
+        id -> Integer,
+        event_id -> Integer,
+        scan_id -> Nullable<Text>,
+        session_id -> Nullable<Integer>,
+        participant_id -> Nullable<Integer>,
+        door -> Nullable<Text>,
+        actor -> Text,
+        action -> Text,
+        outcome -> Text,
+        reason -> Nullable<Text>,
+        answer -> Text,
+        at -> BigInt,
     }
 }
 
 diesel::joinable!(agenda_sessions -> events (event_id));
+diesel::joinable!(device_tokens -> events (event_id));
+diesel::joinable!(device_token_sessions -> device_tokens (token_id));
 diesel::joinable!(participants -> events (event_id));
 diesel::joinable!(participant_sessions -> participants (participant_id));
 diesel::joinable!(participant_sessions -> agenda_sessions (session_id));
@@ -104,4 +146,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     participant_sessions,
     attendance,
     staff_users,
+    device_tokens,
+    device_token_sessions,
+    checkin_log,
 );

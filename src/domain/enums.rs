@@ -82,6 +82,26 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// What a staff account may do: admin everything (and manages staff),
+    /// organiser runs events, door only scans.
+    StaffRole, "a role" {
+        Admin => "admin", "Admin";
+        Organiser => "organiser", "Organiser";
+        Door => "door", "Door staff";
+    }
+);
+
+text_enum!(
+    /// What a device token may do: scan at a door, read live data and
+    /// stats (a hall screen), or everything an organiser's API client needs.
+    TokenRole, "a token role" {
+        Door => "door", "Door scanner";
+        Dashboard => "dashboard", "Dashboard / hall screen";
+        Organiser => "organiser", "Organiser API";
+    }
+);
+
 impl SessionFormat {
     /// Which seat a participant of `mode` takes in a session of this format,
     /// or `None` when they can't attend it (an online participant can't take

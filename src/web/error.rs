@@ -12,6 +12,11 @@ pub enum AppError {
     NotFound,
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// Not signed in: sent to the sign-in page, then back to this path.
+    #[error("sign-in required")]
+    LoginRequired(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -34,17 +39,30 @@ impl ResponseError for AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::LoginRequired(_) => StatusCode::SEE_OTHER,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let AppError::LoginRequired(next) = self {
+            let target = format!(
+                "/login?next={}",
+                percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
+            );
+            return HttpResponse::SeeOther()
+                .insert_header((actix_web::http::header::LOCATION, target))
+                .finish();
+        }
         let (title, message) = match self {
             AppError::NotFound => (
                 "Not found",
                 "There is nothing here. If you followed a link from an email, check that it was copied whole.",
             ),
             AppError::BadRequest(reason) => ("That request could not be read", reason.as_str()),
+            AppError::Forbidden(reason) => ("Not allowed", reason.as_str()),
+            AppError::LoginRequired(_) => ("Sign-in required", "Please sign in."),
             AppError::Unexpected(error) => {
                 tracing::error!(error = format!("{error:#}"), "request failed");
                 (

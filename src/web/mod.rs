@@ -1,9 +1,11 @@
 //! HTTP: thin handlers that extract, authorise, call the db layer and render.
 //! One module per area; `error.rs` maps every failure to a response once.
 
+pub mod api;
+pub mod auth;
 pub mod csrf;
 pub mod error;
-mod format;
+
 mod health;
 mod pages;
 mod personal;
@@ -23,6 +25,7 @@ pub struct AppState {
     pub pool: Pool,
     pub mailer: Mailer,
     pub csrf: csrf::CsrfKey,
+    pub login_throttle: crate::auth::throttle::LoginThrottle,
     /// Public base URL for links in mail, without a trailing slash.
     pub base_url: String,
 }
@@ -69,6 +72,16 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .route("/r/{token}/calendar.ics", web::get().to(personal::calendar))
                 .route("/r/{token}/cancel", web::get().to(personal::confirm_cancel))
                 .route("/r/{token}/cancel", web::post().to(personal::cancel))
+                .route("/login", web::get().to(auth::login_page))
+                .route("/login", web::post().to(auth::login))
+                .route("/logout", web::post().to(auth::logout))
+                .service(
+                    web::scope("/api/v1/events/{event}")
+                        .route("/checkins", web::post().to(api::checkins::create))
+                        .route("/checkins/undo", web::post().to(api::checkins::undo))
+                        .route("/door", web::get().to(api::checkins::setup))
+                        .route("/participants", web::get().to(api::checkins::search)),
+                )
                 .default_service(web::to(pages::not_found)),
         );
 }

@@ -1,9 +1,9 @@
 //! Public pages that belong to no area: the event list and the 404 page.
 
 use super::error::AppError;
-use super::format;
 use super::{render, AppState};
 use crate::db;
+use crate::timefmt as format;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;

@@ -2,11 +2,12 @@
 //! programme, calendar file, and cancellation.
 
 use super::error::AppError;
-use super::{format, render, render_with_csrf, AppState};
+use super::{render, render_with_csrf, AppState};
 use crate::db;
 use crate::db::participants::PersonalView;
 use crate::domain::{AttendanceMode, Category, CheckinCode, Country, PageToken};
 use crate::qr;
+use crate::timefmt as format;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;

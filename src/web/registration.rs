@@ -3,7 +3,7 @@
 
 use super::csrf::CsrfToken;
 use super::error::AppError;
-use super::{format, render_with_csrf, AppState};
+use super::{render_with_csrf, AppState};
 use crate::db::events::{AgendaSession, Event};
 use crate::db::participants::{Participant, RegisterOutcome};
 use crate::db::{self, DbConnection, DbError};
@@ -13,6 +13,7 @@ use crate::domain::{
 };
 use crate::mail::messages::{self, Recipient};
 use crate::qr;
+use crate::timefmt as format;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;

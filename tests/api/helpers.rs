@@ -289,3 +289,123 @@ pub fn seed_test_forum(conn: &mut db::DbConnection, now: i64) {
         .unwrap();
     }
 }
+
+pub const PASSWORD: &str = "correct horse battery";
+
+impl TestApp {
+    /// A staff account (password [`PASSWORD`]).
+    pub async fn create_staff(&self, username: &str, role: &str, event: Option<&str>) {
+        let (username, role, event) = (
+            username.to_string(),
+            role.to_string(),
+            event.map(str::to_string),
+        );
+        let hash = rollcall::auth::password::hash(PASSWORD).unwrap();
+        self.db(move |conn| {
+            let event_id = match event {
+                Some(slug) => Some(db::events::find_event(conn, &slug)?.unwrap().id),
+                None => None,
+            };
+            db::staff::create(conn, &username, &hash, &role, event_id, db::now_ms())
+        })
+        .await;
+    }
+
+    /// Signs in through the form, as a browser would.
+    pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        let (_, page) = self.get_html("/login").await;
+        let token = attr(&page, "input[name=csrf_token]", "value").unwrap();
+        self.post_form(
+            "/login",
+            &[
+                ("csrf_token", &token),
+                ("username", username),
+                ("password", password),
+                ("next", "/admin"),
+            ],
+        )
+        .await
+    }
+
+    /// A device token for the test forum (or `event`), limited to `sessions` if any.
+    pub async fn create_token(&self, event: &str, role: &str, sessions: &[&str]) -> String {
+        let token = rollcall::auth::tokens::generate();
+        let digest = rollcall::auth::tokens::digest(&token).unwrap();
+        let (event, role) = (event.to_string(), role.to_string());
+        let sessions: Vec<String> = sessions.iter().map(|s| s.to_string()).collect();
+        self.db(move |conn| {
+            let event = db::events::find_event(conn, &event)?.unwrap();
+            let mut ids = Vec::new();
+            for slug in &sessions {
+                ids.push(db::events::find_session(conn, event.id, slug)?.unwrap().id);
+            }
+            db::tokens::create(
+                conn,
+                &db::tokens::NewToken {
+                    event_id: event.id,
+                    label: "test door",
+                    role: &role,
+                    token_hash: &digest,
+                    created_by: "test",
+                    session_ids: &ids,
+                    now: db::now_ms(),
+                },
+            )
+        })
+        .await;
+        token
+    }
+
+    /// POSTs JSON to the API with a bearer token; returns status and body.
+    pub async fn api_post(
+        &self,
+        token: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    pub async fn scan(&self, token: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.api_post(token, &format!("/api/v1/events/{EVENT}/checkins"), body)
+            .await
+    }
+
+    /// The check-in code of the participant registered with `email`.
+    pub async fn code_of(&self, email: &str) -> String {
+        use diesel::prelude::*;
+        use rollcall::db::schema::participants;
+        let email = email.to_string();
+        self.db(move |conn| {
+            Ok(participants::table
+                .filter(participants::email.eq(email))
+                .select(participants::checkin_code)
+                .first::<String>(conn)?)
+        })
+        .await
+    }
+
+    /// Opens every session's doors now (a wide grace period).
+    pub async fn open_all_doors(&self) {
+        use diesel::prelude::*;
+        use rollcall::db::schema::events;
+        self.db(|conn| {
+            Ok(diesel::update(events::table)
+                .set(events::checkin_grace_minutes.eq(24 * 60))
+                .execute(conn)?)
+        })
+        .await;
+    }
+}

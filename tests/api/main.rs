@@ -4,7 +4,9 @@
 
 mod helpers;
 
+mod auth;
 mod browser;
+mod checkins;
 mod cli;
 mod health;
 mod personal;

@@ -16,6 +16,11 @@ pub fn utc(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
+/// "2026-11-24T06:40:00.123Z": for JSON.
+pub fn rfc3339(ms: i64) -> String {
+    utc(ms).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// "Tue 24 Nov 2026"
 pub fn day(ms: i64, tz: Tz) -> String {
     local(ms, tz).format("%a %-d %b %Y").to_string()

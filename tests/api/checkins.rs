@@ -1,0 +1,509 @@
+use crate::helpers::*;
+use diesel::prelude::*;
+use rollcall::db::schema::{attendance, checkin_log};
+use serde_json::json;
+
+async fn attendance_rows(app: &TestApp) -> i64 {
+    app.db(|conn| Ok(attendance::table.count().get_result::<i64>(conn)?))
+        .await
+}
+
+#[actix_web::test]
+async fn a_scan_is_accepted_once_then_reported_as_duplicate_with_first_door_and_time() {
+    let app = TestApp::spawn().await;
+    app.register_ok("ada@example.org", "offline", &["keynote"])
+        .await;
+    let code = app.code_of("ada@example.org").await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+
+    let (status, first) = app
+        .scan(
+            &door,
+            json!({"code": code, "session": "keynote", "door": "North entrance"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(first["status"], "accepted");
+    assert_eq!(first["participant"]["name"], "Ada Lovelace");
+    assert_eq!(first["participant"]["country"], "GB");
+    assert_eq!(first["participant"]["mode"], "offline");
+    assert!(
+        first["participant"].get("email").is_none(),
+        "no email at the door"
+    );
+
+    let (status, again) = app
+        .scan(
+            &door,
+            json!({"code": code.to_lowercase(), "session": "keynote", "door": "South entrance"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(again["status"], "duplicate");
+    assert_eq!(again["first_door"], "North entrance");
+    assert_eq!(again["first_checked_in_at"], first["checked_in_at"]);
+    assert!(again["first_checked_in_local"]
+        .as_str()
+        .unwrap()
+        .contains(':'));
+    assert_eq!(attendance_rows(&app).await, 1);
+
+    // Entry to the event itself is counted separately.
+    let (_, entry) = app.scan(&door, json!({"code": code})).await;
+    assert_eq!(entry["status"], "accepted");
+    assert_eq!(entry["session"], serde_json::Value::Null);
+    assert_eq!(attendance_rows(&app).await, 2);
+}
+
+#[actix_web::test]
+async fn each_rejection_names_its_reason() {
+    let app = TestApp::spawn().await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    app.register_ok("keen@example.org", "offline", &["keynote", "lab-tour"])
+        .await;
+    app.register_ok("other@example.org", "offline", &["webinar"])
+        .await;
+    app.register_ok("ghost@example.org", "offline", &["keynote"])
+        .await;
+    let keen = app.code_of("keen@example.org").await;
+    let other = app.code_of("other@example.org").await;
+
+    let reason = |answer: &serde_json::Value| answer["reason"].as_str().unwrap_or("").to_string();
+
+    let (_, a) = app
+        .scan(
+            &door,
+            json!({"code": "AAAAAAAAAAAAAAAAAAAAAAAAAA", "session": "keynote"}),
+        )
+        .await;
+    assert_eq!(
+        (a["status"].as_str(), reason(&a).as_str()),
+        (Some("rejected"), "unknown_code")
+    );
+    assert_eq!(a["participant"], serde_json::Value::Null);
+    let (status, a) = app
+        .scan(
+            &door,
+            json!({"code": "https://example.org/not-ours", "session": "keynote"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(reason(&a), "unknown_code");
+
+    let (_, a) = app
+        .scan(&door, json!({"code": other, "session": "keynote"}))
+        .await;
+    assert_eq!(reason(&a), "not_registered_for_session");
+    assert_eq!(
+        a["participant"]["name"], "Ada Lovelace",
+        "the door sees who it was"
+    );
+
+    // The lab tour starts in an hour; doors open 30 minutes before.
+    let (_, a) = app
+        .scan(&door, json!({"code": keen, "session": "lab-tour"}))
+        .await;
+    assert_eq!(reason(&a), "session_not_open");
+
+    app.open_all_doors().await;
+    let (_, a) = app
+        .scan(&door, json!({"code": keen, "session": "members-meeting"}))
+        .await;
+    assert_eq!(reason(&a), "members_only");
+
+    // Cancelled registrations are refused.
+    let ghost_page = {
+        use rollcall::db::schema::participants;
+        app.db(|conn| {
+            Ok(participants::table
+                .filter(participants::email.eq("ghost@example.org"))
+                .select(participants::page_token)
+                .first::<String>(conn)?)
+        })
+        .await
+    };
+    let confirm = app.csrf_token(&format!("/r/{ghost_page}/cancel")).await;
+    app.post_form(
+        &format!("/r/{ghost_page}/cancel"),
+        &[("csrf_token", &confirm)],
+    )
+    .await;
+    let (_, a) = app
+        .scan(
+            &door,
+            json!({"code": app.code_of("ghost@example.org").await, "session": "keynote"}),
+        )
+        .await;
+    assert_eq!(reason(&a), "cancelled");
+
+    // Another event's participant.
+    app.db(|conn| {
+        rollcall::db::events::insert_event(
+            conn,
+            &rollcall::db::events::NewEvent {
+                slug: "other-forum",
+                title: "Other",
+                description: "",
+                venue: "",
+                timezone: "UTC",
+                starts_at: 0,
+                ends_at: i64::MAX / 2,
+                created_at: 0,
+            },
+        )
+    })
+    .await;
+    let other_door = app.create_token("other-forum", "door", &[]).await;
+    let (_, a) = app
+        .api_post(
+            &other_door,
+            "/api/v1/events/other-forum/checkins",
+            json!({"code": keen}),
+        )
+        .await;
+    assert_eq!(reason(&a), "wrong_event");
+    assert_eq!(
+        a["participant"],
+        serde_json::Value::Null,
+        "nothing about another event's people"
+    );
+
+    assert_eq!(
+        attendance_rows(&app).await,
+        0,
+        "no rejection counted anyone"
+    );
+    let logged: i64 = app
+        .db(|conn| {
+            Ok(checkin_log::table
+                .filter(checkin_log::outcome.eq("rejected"))
+                .count()
+                .get_result(conn)?)
+        })
+        .await;
+    assert_eq!(logged, 7, "every scan is in the log, whatever its outcome");
+}
+
+#[actix_web::test]
+async fn a_full_room_rejects_and_an_online_registrant_who_comes_is_counted_in_person() {
+    let app = TestApp::spawn().await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    app.register_ok("one@example.org", "offline", &["keynote"])
+        .await;
+    app.register_ok("far@example.org", "online", &["keynote"])
+        .await;
+    app.register_ok("two@example.org", "offline", &["keynote"])
+        .await;
+    app.register_ok("late@example.org", "online", &["keynote"])
+        .await;
+
+    let (_, a) = app
+        .scan(
+            &door,
+            json!({"code": app.code_of("far@example.org").await, "session": "keynote"}),
+        )
+        .await;
+    assert_eq!(a["status"], "accepted");
+    assert!(a["warning"].as_str().unwrap().contains("online"));
+    let mode: String = app
+        .db(|conn| Ok(attendance::table.select(attendance::mode).first(conn)?))
+        .await;
+    assert_eq!(mode, "offline", "counted in person for this session");
+
+    // The keynote has two in-person seats: the third person in is refused.
+    let (_, a) = app
+        .scan(
+            &door,
+            json!({"code": app.code_of("one@example.org").await, "session": "keynote"}),
+        )
+        .await;
+    assert_eq!(a["status"], "accepted");
+    let (_, a) = app
+        .scan(
+            &door,
+            json!({"code": app.code_of("two@example.org").await, "session": "keynote"}),
+        )
+        .await;
+    assert_eq!(a["status"], "rejected");
+    assert_eq!(a["reason"], "session_full");
+    // Someone already inside is still a duplicate, not "full".
+    let (_, a) = app
+        .scan(
+            &door,
+            json!({"code": app.code_of("one@example.org").await, "session": "keynote"}),
+        )
+        .await;
+    assert_eq!(a["status"], "duplicate");
+}
+
+#[actix_web::test]
+async fn a_retry_with_the_same_scan_id_gets_the_same_answer_and_records_nothing_new() {
+    let app = TestApp::spawn().await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    app.register_ok("ada@example.org", "offline", &["keynote"])
+        .await;
+    let code = app.code_of("ada@example.org").await;
+    let scan = json!({"code": code, "session": "keynote", "door": "North", "scan_id": "6d1f0c2e-1111-4a4a-9b9b-000000000001"});
+
+    let (_, first) = app.scan(&door, scan.clone()).await;
+    let (_, retry) = app.scan(&door, scan.clone()).await;
+    assert_eq!(first["status"], "accepted");
+    assert_eq!(
+        retry, first,
+        "the retry sees the original answer, not a duplicate"
+    );
+    assert_eq!(attendance_rows(&app).await, 1);
+    let logged: i64 = app
+        .db(|conn| Ok(checkin_log::table.count().get_result(conn)?))
+        .await;
+    assert_eq!(logged, 1);
+
+    // A new scan of the same code is a duplicate, as it should be.
+    let (_, next) = app
+        .scan(
+            &door,
+            json!({"code": code, "session": "keynote", "scan_id": "another"}),
+        )
+        .await;
+    assert_eq!(next["status"], "duplicate");
+}
+
+#[actix_web::test]
+async fn thirty_two_doors_scanning_one_code_at_once_count_it_once() {
+    let app = TestApp::spawn().await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    app.register_ok("ada@example.org", "offline", &["keynote"])
+        .await;
+    let code = app.code_of("ada@example.org").await;
+    let scans = (0..32).map(|i| {
+        let request = app
+            .client
+            .post(app.url(&format!("/api/v1/events/{EVENT}/checkins")))
+            .bearer_auth(&door)
+            .json(&json!({"code": code, "session": "keynote", "door": format!("Door {i}"), "scan_id": format!("scan-{i}")}));
+        async move {
+            let answer: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+            answer["status"].as_str().unwrap().to_string()
+        }
+    });
+    let statuses = futures_util::future::join_all(scans).await;
+    assert_eq!(
+        statuses.iter().filter(|s| *s == "accepted").count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| *s == "duplicate").count(),
+        31,
+        "{statuses:?}"
+    );
+    assert_eq!(attendance_rows(&app).await, 1);
+}
+
+#[actix_web::test]
+async fn bad_requests_and_bad_credentials_get_json_errors() {
+    let app = TestApp::spawn().await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    let path = format!("/api/v1/events/{EVENT}/checkins");
+
+    let raw = |token: Option<&str>, body: &'static str| {
+        let mut request = app
+            .client
+            .post(app.url(&path))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    for body in [
+        "{not json",
+        "[]",
+        "{\"code\": 42}",
+        "{}",
+        "{\"session\": \"keynote\"}",
+        "{\"code\": \"X\", \"door\": \"\\u0000\"}",
+    ] {
+        let (status, error) = raw(Some(&door), body).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(error["error"].is_string(), "{body}: {error}");
+    }
+    let (status, error) = app
+        .scan(
+            &door,
+            json!({"code": "AAAAAAAAAAAAAAAAAAAAAAAAAA", "session": "nope"}),
+        )
+        .await;
+    assert_eq!((status, error["field"].as_str()), (400, Some("session")));
+
+    let (status, _) = raw(None, "{\"code\": \"x\"}").await;
+    assert_eq!(status, 401);
+    let (status, _) = raw(
+        Some("rc_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        "{\"code\": \"x\"}",
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = raw(Some("garbage"), "{\"code\": \"x\"}").await;
+    assert_eq!(status, 401);
+
+    let screen = app.create_token(EVENT, "dashboard", &[]).await;
+    let (status, error) = app.scan(&screen, json!({"code": "x"})).await;
+    assert_eq!(status, 403, "{error}");
+
+    let limited = app.create_token(EVENT, "door", &["lab-tour"]).await;
+    let (status, _) = app
+        .scan(&limited, json!({"code": "x", "session": "keynote"}))
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = app
+        .scan(&limited, json!({"code": "x", "session": "lab-tour"}))
+        .await;
+    assert_eq!(status, 200);
+
+    let (status, _) = app
+        .api_post(
+            &door,
+            "/api/v1/events/no-such-event/checkins",
+            json!({"code": "x"}),
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[actix_web::test]
+async fn a_token_of_another_event_is_refused() {
+    let app = TestApp::spawn().await;
+    app.db(|conn| {
+        rollcall::db::events::insert_event(
+            conn,
+            &rollcall::db::events::NewEvent {
+                slug: "elsewhere",
+                title: "Elsewhere",
+                description: "",
+                venue: "",
+                timezone: "UTC",
+                starts_at: 0,
+                ends_at: 1,
+                created_at: 0,
+            },
+        )
+    })
+    .await;
+    let foreign = app.create_token("elsewhere", "door", &[]).await;
+    let (status, error) = app
+        .scan(&foreign, json!({"code": "AAAAAAAAAAAAAAAAAAAAAAAAAA"}))
+        .await;
+    assert_eq!(status, 403);
+    assert!(error["error"].as_str().unwrap().contains("may not"));
+}
+
+#[actix_web::test]
+async fn a_revoked_token_stops_working_at_once() {
+    let app = TestApp::spawn().await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    assert_eq!(app.scan(&door, json!({"code": "x"})).await.0, 200);
+    app.db(|conn| {
+        use rollcall::db::schema::device_tokens;
+        let id: i32 = device_tokens::table.select(device_tokens::id).first(conn)?;
+        let event_id: i32 = device_tokens::table
+            .select(device_tokens::event_id)
+            .first(conn)?;
+        rollcall::db::tokens::revoke(conn, event_id, id, rollcall::db::now_ms())
+    })
+    .await;
+    assert_eq!(app.scan(&door, json!({"code": "x"})).await.0, 401);
+}
+
+#[actix_web::test]
+async fn an_organiser_can_undo_a_check_in_and_the_count_goes_back() {
+    let app = TestApp::spawn().await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    let organiser = app.create_token(EVENT, "organiser", &[]).await;
+    app.register_ok("ada@example.org", "offline", &["keynote"])
+        .await;
+    let code = app.code_of("ada@example.org").await;
+    let (_, accepted) = app
+        .scan(&door, json!({"code": code, "session": "keynote"}))
+        .await;
+    let participant_id = accepted["participant"]["id"].as_i64().unwrap();
+    let undo_path = format!("/api/v1/events/{EVENT}/checkins/undo");
+
+    let (status, _) = app
+        .api_post(
+            &door,
+            &undo_path,
+            json!({"participant_id": participant_id, "session": "keynote"}),
+        )
+        .await;
+    assert_eq!(status, 403, "door devices can't undo");
+
+    let (status, undone) = app
+        .api_post(
+            &organiser,
+            &undo_path,
+            json!({"participant_id": participant_id, "session": "keynote"}),
+        )
+        .await;
+    assert_eq!((status, undone["undone"].as_bool()), (200, Some(true)));
+    assert_eq!(attendance_rows(&app).await, 0);
+    let (_, again) = app
+        .api_post(
+            &organiser,
+            &undo_path,
+            json!({"participant_id": participant_id, "session": "keynote"}),
+        )
+        .await;
+    assert_eq!(again["undone"], false);
+
+    let undo_logged: i64 = app
+        .db(|conn| {
+            Ok(checkin_log::table
+                .filter(checkin_log::action.eq("undo"))
+                .count()
+                .get_result(conn)?)
+        })
+        .await;
+    assert_eq!(undo_logged, 1);
+    let (_, rescan) = app
+        .scan(&door, json!({"code": code, "session": "keynote"}))
+        .await;
+    assert_eq!(rescan["status"], "accepted");
+}
+
+#[actix_web::test]
+async fn door_staff_find_people_by_name_and_check_them_in_by_hand() {
+    let app = TestApp::spawn().await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    app.register_ok("ada@example.org", "offline", &["keynote"])
+        .await;
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v1/events/{EVENT}/participants?q=lovel")))
+        .bearer_auth(&door)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let found: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    assert_eq!(found[0]["name"], "Ada Lovelace");
+    assert!(found[0].get("email").is_none());
+
+    let (_, answer) = app
+        .scan(
+            &door,
+            json!({"participant_id": found[0]["id"], "session": "keynote", "door": "Desk"}),
+        )
+        .await;
+    assert_eq!(answer["status"], "accepted");
+    let source: String = app
+        .db(|conn| Ok(attendance::table.select(attendance::source).first(conn)?))
+        .await;
+    assert_eq!(source, "manual");
+}
