@@ -182,12 +182,21 @@ fn card(p: &Participant) -> ParticipantCard {
     }
 }
 
+/// A participant's attendance already on record for a session.
+#[derive(Queryable)]
+struct Prior {
+    id: i32,
+    mode: String,
+    door: Option<String>,
+    at: i64,
+}
+
 /// The first attendance of a participant for a session (or event entry).
 fn existing(
     conn: &mut DbConnection,
     participant_id: i32,
     session_id: Option<i32>,
-) -> Result<Option<(i32, String, Option<String>, i64)>, DbError> {
+) -> Result<Option<Prior>, DbError> {
     let base = att::table
         .filter(att::participant_id.eq(participant_id))
         .select((att::id, att::mode, att::door, att::recorded_at));
@@ -260,17 +269,13 @@ fn decide(
     let came_in_person_warning =
         || Some("Registered to attend online: counted in person for this session.".to_string());
     match existing(conn, p.id, session_id)? {
-        Some((_, mode, door, at)) if mode == AttendanceMode::Offline.as_str() => {
-            answer.status = CheckinStatus::Duplicate;
-            answer.first_checked_in_at = Some(timefmt::rfc3339(at));
-            answer.first_checked_in_local = Some(timefmt::clock(at, tz));
-            answer.first_door = door;
-            return Ok((answer, Some(p.id)));
+        Some(prior) if prior.mode == AttendanceMode::Offline.as_str() => {
+            return Ok((duplicate_of(answer, prior, tz), Some(p.id)));
         }
-        Some((attendance_id, ..)) => {
+        Some(prior) => {
             // Followed online until now, and has walked in: count them in the
             // room from here on (one record per person and session).
-            diesel::update(att::table.find(attendance_id))
+            diesel::update(att::table.find(prior.id))
                 .set((
                     att::mode.eq(AttendanceMode::Offline.as_str()),
                     att::source.eq(source_of(req).as_str()),
@@ -324,14 +329,19 @@ fn decide(
         if online_registrant {
             answer.warning = came_in_person_warning();
         }
-    } else if let Some((_, _, door, at)) = existing(conn, p.id, session_id)? {
+    } else if let Some(prior) = existing(conn, p.id, session_id)? {
         // Another door counted them between our look and our insert.
-        answer.status = CheckinStatus::Duplicate;
-        answer.first_checked_in_at = Some(timefmt::rfc3339(at));
-        answer.first_checked_in_local = Some(timefmt::clock(at, tz));
-        answer.first_door = door;
+        return Ok((duplicate_of(answer, prior, tz), Some(p.id)));
     }
     Ok((answer, Some(p.id)))
+}
+
+fn duplicate_of(mut answer: CheckinAnswer, prior: Prior, tz: chrono_tz::Tz) -> CheckinAnswer {
+    answer.status = CheckinStatus::Duplicate;
+    answer.first_checked_in_at = Some(timefmt::rfc3339(prior.at));
+    answer.first_checked_in_local = Some(timefmt::clock(prior.at, tz));
+    answer.first_door = prior.door;
+    answer
 }
 
 fn source_of(req: &CheckinRequest) -> AttendanceSource {

@@ -10,6 +10,7 @@ mod health;
 mod pages;
 mod personal;
 mod registration;
+mod scan;
 mod static_files;
 
 use crate::db::Pool;
@@ -72,6 +73,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .route("/r/{token}/calendar.ics", web::get().to(personal::calendar))
                 .route("/r/{token}/cancel", web::get().to(personal::confirm_cancel))
                 .route("/r/{token}/cancel", web::post().to(personal::cancel))
+                .route("/scan/{event}", web::get().to(scan::staff_page))
+                .route("/scan/{event}/device", web::get().to(scan::device_page))
                 .route("/login", web::get().to(auth::login_page))
                 .route("/login", web::post().to(auth::login))
                 .route("/logout", web::post().to(auth::logout))

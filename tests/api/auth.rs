@@ -108,7 +108,9 @@ async fn a_signed_in_door_user_scans_with_the_page_csrf_header() {
         "cookie auth needs the CSRF header"
     );
 
-    let token = app.csrf_token(&format!("/scan/{EVENT}")).await;
+    let (status, page) = app.get_html(&format!("/scan/{EVENT}")).await;
+    assert_eq!(status, 200, "door staff open the scan page");
+    let token = attr(&page, "meta[name=csrf-token]", "content").unwrap();
     let with = app
         .client
         .post(app.url(&path))
@@ -120,4 +122,40 @@ async fn a_signed_in_door_user_scans_with_the_page_csrf_header() {
     assert_eq!(with.status().as_u16(), 200);
     let answer: serde_json::Value = with.json().await.unwrap();
     assert_eq!(answer["status"], "accepted");
+}
+
+#[actix_web::test]
+async fn the_scan_page_needs_a_sign_in_and_the_right_event() {
+    let app = TestApp::spawn().await;
+    let response = app.get(&format!("/scan/{EVENT}")).await;
+    assert_eq!(response.status().as_u16(), 303);
+    assert_eq!(location(&response), "/login?next=%2Fscan%2Ftest%2Dforum");
+
+    app.db(|conn| {
+        rollcall::db::events::insert_event(
+            conn,
+            &rollcall::db::events::NewEvent {
+                slug: "elsewhere",
+                title: "Elsewhere",
+                description: "",
+                venue: "",
+                timezone: "UTC",
+                starts_at: 0,
+                ends_at: 1,
+                created_at: 0,
+            },
+        )
+    })
+    .await;
+    app.create_staff("door1", "door", Some(EVENT)).await;
+    app.login("door1", PASSWORD).await;
+    assert_eq!(
+        app.get(&format!("/scan/{EVENT}")).await.status().as_u16(),
+        200
+    );
+    assert_eq!(
+        app.get("/scan/elsewhere").await.status().as_u16(),
+        403,
+        "a door account is bound to its event"
+    );
 }

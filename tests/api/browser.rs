@@ -233,3 +233,102 @@ async fn a_registrant_fixes_a_mistake_and_gets_the_qr_code() {
         .unwrap();
     b.screenshot("event-page-phone").await;
 }
+
+/// Signs in through the login form in the browser.
+async fn sign_in(b: &Browser, app: &TestApp, username: &str, next: &str) {
+    b.client
+        .goto(&app.url(&format!("/login?next={next}")))
+        .await
+        .unwrap();
+    b.type_into("#username", username).await;
+    b.type_into("#password", PASSWORD).await;
+    b.click("form button[type=submit]").await;
+}
+
+async fn wait_for_text(b: &Browser, css: &str, expected: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        last = b.text_of(css).await;
+        if last.contains(expected) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} never showed {expected:?}; it shows {last:?}");
+}
+
+#[actix_web::test]
+async fn door_staff_scan_with_a_keyboard_scanner_on_a_phone() {
+    let app = TestApp::spawn().await;
+    app.create_staff("door1", "door", Some(EVENT)).await;
+    app.register_ok("ada@example.org", "offline", &["keynote"])
+        .await;
+    let code = app.code_of("ada@example.org").await;
+    let Some(browser) = browser(PHONE).await else {
+        return;
+    };
+    let b = &browser;
+
+    sign_in(b, &app, "door1", &format!("/scan/{EVENT}")).await;
+    b.client
+        .wait()
+        .for_element(Locator::Css("#setup:not([hidden])"))
+        .await
+        .unwrap();
+    b.select("#session-select", "keynote").await;
+    b.type_into("#door-input", "North entrance").await;
+    b.click("#setup-done").await;
+    wait_for_text(b, "#where", "Keynote · North entrance").await;
+
+    // The scanner "types" into the focused field and presses Enter.
+    let focused = b.client.active_element().await.unwrap();
+    assert_eq!(
+        focused.attr("id").await.unwrap().as_deref(),
+        Some("code-input"),
+        "the scanner field has focus"
+    );
+    focused.send_keys(&format!("{code}\n")).await.unwrap();
+    wait_for_text(b, "#result-word", "Accepted").await;
+    assert!(b.text_of("#result-name").await.contains("Ada Lovelace"));
+    assert!(b.text_of("#result-detail").await.contains("GB"));
+    assert_eq!(b.text_of("#count").await, "1");
+    assert_eq!(
+        b.value_of("#code-input").await,
+        "",
+        "the field clears after each scan"
+    );
+    b.screenshot("scan-accepted-phone").await;
+
+    // The same badge again, after the camera's quiet period.
+    tokio::time::sleep(Duration::from_millis(4200)).await;
+    b.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&format!("{code}\n"))
+        .await
+        .unwrap();
+    let word = wait_for_text(b, "#result-word", "Already in").await;
+    assert!(word.contains("Already in"));
+    assert!(b.text_of("#result-detail").await.contains("North entrance"));
+    b.screenshot("scan-duplicate-phone").await;
+
+    b.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys("NOT-A-ROLLCALL-CODE\n")
+        .await
+        .unwrap();
+    wait_for_text(b, "#result-word", "Unknown code").await;
+    b.screenshot("scan-rejected-phone").await;
+    assert_eq!(
+        b.client
+            .find_all(Locator::Css("#recent li"))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(b.text_of("#count").await, "1");
+}
