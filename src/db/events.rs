@@ -176,3 +176,121 @@ pub fn insert_session(conn: &mut DbConnection, session: &NewAgendaSession) -> Re
         .select(agenda_sessions::id)
         .first(conn)?)
 }
+
+/// Saving would reuse a slug already taken.
+#[derive(Debug)]
+pub struct SlugTaken;
+
+fn unique_violation<T>(result: diesel::QueryResult<T>) -> Result<Result<T, SlugTaken>, DbError> {
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(Err(SlugTaken)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Creates (`id` None) or updates an event; returns its id.
+pub fn save_event(
+    conn: &mut DbConnection,
+    id: Option<i32>,
+    event: &crate::domain::programme::ValidEvent,
+    now: i64,
+) -> Result<Result<i32, SlugTaken>, DbError> {
+    let values = (
+        events::slug.eq(&event.slug),
+        events::title.eq(&event.title),
+        events::description.eq(&event.description),
+        events::venue.eq(&event.venue),
+        events::timezone.eq(&event.timezone),
+        events::starts_at.eq(event.starts_at),
+        events::ends_at.eq(event.ends_at),
+        events::checkin_grace_minutes.eq(event.checkin_grace_minutes),
+    );
+    match id {
+        Some(id) => Ok(unique_violation(
+            diesel::update(events::table.find(id))
+                .set(values)
+                .execute(conn),
+        )?
+        .map(|_| id)),
+        None => {
+            let inserted = unique_violation(
+                diesel::insert_into(events::table)
+                    .values((values, events::created_at.eq(now)))
+                    .execute(conn),
+            )?;
+            match inserted {
+                Ok(_) => Ok(Ok(events::table
+                    .filter(events::slug.eq(&event.slug))
+                    .select(events::id)
+                    .first(conn)?)),
+                Err(taken) => Ok(Err(taken)),
+            }
+        }
+    }
+}
+
+pub fn session_by_id(
+    conn: &mut DbConnection,
+    event_id: i32,
+    id: i32,
+) -> Result<Option<AgendaSession>, DbError> {
+    Ok(agenda_sessions::table
+        .filter(agenda_sessions::event_id.eq(event_id))
+        .filter(agenda_sessions::id.eq(id))
+        .select(AgendaSession::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Creates (`id` None) or updates a session of an event; returns its id.
+pub fn save_session(
+    conn: &mut DbConnection,
+    event_id: i32,
+    id: Option<i32>,
+    session: &crate::domain::programme::ValidSession,
+) -> Result<Result<i32, SlugTaken>, DbError> {
+    let values = (
+        agenda_sessions::slug.eq(&session.slug),
+        agenda_sessions::title.eq(&session.title),
+        agenda_sessions::description.eq(&session.description),
+        agenda_sessions::room.eq(&session.room),
+        agenda_sessions::starts_at.eq(session.starts_at),
+        agenda_sessions::ends_at.eq(session.ends_at),
+        agenda_sessions::format.eq(session.format.as_str()),
+        agenda_sessions::capacity_offline.eq(session.capacity_offline),
+        agenda_sessions::capacity_online.eq(session.capacity_online),
+        agenda_sessions::stream_url.eq(session.stream_url.as_deref()),
+        agenda_sessions::members_only.eq(session.members_only),
+    );
+    match id {
+        Some(id) => Ok(unique_violation(
+            diesel::update(
+                agenda_sessions::table
+                    .filter(agenda_sessions::id.eq(id))
+                    .filter(agenda_sessions::event_id.eq(event_id)),
+            )
+            .set(values)
+            .execute(conn),
+        )?
+        .map(|_| id)),
+        None => {
+            let inserted = unique_violation(
+                diesel::insert_into(agenda_sessions::table)
+                    .values((values, agenda_sessions::event_id.eq(event_id)))
+                    .execute(conn),
+            )?;
+            match inserted {
+                Ok(_) => Ok(Ok(agenda_sessions::table
+                    .filter(agenda_sessions::event_id.eq(event_id))
+                    .filter(agenda_sessions::slug.eq(&session.slug))
+                    .select(agenda_sessions::id)
+                    .first(conn)?)),
+                Err(taken) => Ok(Err(taken)),
+            }
+        }
+    }
+}

@@ -73,14 +73,14 @@ pub enum RegisterOutcome {
     },
 }
 
-/// Why a registration transaction rolled back.
+/// Why a transaction rolled back: an answer for the user, or a database error.
 #[derive(Debug)]
-enum Refusal {
-    Outcome(RegisterOutcome),
+enum Refusal<T> {
+    Stop(T),
     Db(DieselError),
 }
 
-impl From<DieselError> for Refusal {
+impl<T> From<DieselError> for Refusal<T> {
     fn from(e: DieselError) -> Self {
         Refusal::Db(e)
     }
@@ -99,7 +99,7 @@ pub fn register(
 ) -> Result<RegisterOutcome, DbError> {
     let checkin_code = CheckinCode::generate();
     let page_token = PageToken::generate();
-    let result = conn.transaction::<_, Refusal, _>(|conn| {
+    let result = conn.transaction::<_, Refusal<RegisterOutcome>, _>(|conn| {
         let mut session_ids: Vec<i32> = reg.sessions.iter().map(|(id, _)| *id).collect();
         session_ids.sort_unstable();
         for id in &session_ids {
@@ -130,7 +130,7 @@ pub fn register(
                 if info.message().contains("email")
                     || info.constraint_name() == Some("participants_one_live_email") =>
             {
-                return Err(Refusal::Outcome(RegisterOutcome::EmailTaken));
+                return Err(Refusal::Stop(RegisterOutcome::EmailTaken));
             }
             other => other?,
         };
@@ -171,7 +171,7 @@ pub fn register(
                 .count()
                 .get_result(conn)?;
             if taken > i64::from(capacity) {
-                return Err(Refusal::Outcome(RegisterOutcome::SessionFull {
+                return Err(Refusal::Stop(RegisterOutcome::SessionFull {
                     session_id: *session_id,
                     seat: *seat,
                 }));
@@ -185,7 +185,7 @@ pub fn register(
             page_token,
             checkin_code,
         }),
-        Err(Refusal::Outcome(outcome)) => Ok(outcome),
+        Err(Refusal::Stop(outcome)) => Ok(outcome),
         Err(Refusal::Db(e)) => Err(e.into()),
     }
 }
@@ -291,4 +291,132 @@ pub fn search(
         .limit(limit)
         .select(Participant::as_select())
         .load(conn)?)
+}
+
+/// The event's participants, by name: all of them, or those matching `query`.
+pub fn list(
+    conn: &mut DbConnection,
+    event_id: i32,
+    query: &str,
+    limit: i64,
+) -> Result<Vec<Participant>, DbError> {
+    if !query.trim().is_empty() {
+        return search(conn, event_id, query, limit);
+    }
+    Ok(participants::table
+        .filter(participants::event_id.eq(event_id))
+        .order((participants::full_name, participants::id))
+        .limit(limit)
+        .select(Participant::as_select())
+        .load(conn)?)
+}
+
+pub fn count_in_event(conn: &mut DbConnection, event_id: i32) -> Result<i64, DbError> {
+    Ok(participants::table
+        .filter(participants::event_id.eq(event_id))
+        .count()
+        .get_result(conn)?)
+}
+
+pub fn find_in_event(
+    conn: &mut DbConnection,
+    event_id: i32,
+    id: i32,
+) -> Result<Option<Participant>, DbError> {
+    Ok(participants::table
+        .filter(participants::event_id.eq(event_id))
+        .filter(participants::id.eq(id))
+        .select(Participant::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// What an organiser may correct on a registration.
+pub struct ParticipantEdit<'a> {
+    pub full_name: &'a str,
+    pub email: &'a str,
+    pub affiliation: &'a str,
+    pub country: &'a str,
+    pub mode: AttendanceMode,
+    pub category: &'a str,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum EditOutcome {
+    Saved,
+    EmailTaken,
+    /// The new mode can't take a seat in this session (room-only, online).
+    SeatImpossible(String),
+}
+
+/// Corrects a registration. A change of mode moves the person's seats
+/// (capacity is not re-checked: an organiser may overbook on purpose).
+pub fn update_details(
+    conn: &mut DbConnection,
+    participant_id: i32,
+    edit: &ParticipantEdit,
+) -> Result<EditOutcome, DbError> {
+    let result = conn.transaction::<_, Refusal<EditOutcome>, _>(|conn| {
+        let updated = diesel::update(participants::table.find(participant_id))
+            .set((
+                participants::full_name.eq(edit.full_name),
+                participants::email.eq(edit.email),
+                participants::affiliation.eq(edit.affiliation),
+                participants::country.eq(edit.country),
+                participants::mode.eq(edit.mode.as_str()),
+                participants::category.eq(edit.category),
+            ))
+            .execute(conn);
+        match updated {
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                return Err(Refusal::Stop(EditOutcome::EmailTaken))
+            }
+            other => other?,
+        };
+        let chosen: Vec<AgendaSession> = participant_sessions::table
+            .inner_join(agenda_sessions::table)
+            .filter(participant_sessions::participant_id.eq(participant_id))
+            .select(AgendaSession::as_select())
+            .load(conn)?;
+        for session in chosen {
+            let seat = session
+                .format()
+                .seat_for(edit.mode)
+                .ok_or_else(|| Refusal::Stop(EditOutcome::SeatImpossible(session.title.clone())))?;
+            diesel::update(
+                participant_sessions::table
+                    .filter(participant_sessions::participant_id.eq(participant_id))
+                    .filter(participant_sessions::session_id.eq(session.id)),
+            )
+            .set(participant_sessions::seat.eq(seat.as_str()))
+            .execute(conn)?;
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => Ok(EditOutcome::Saved),
+        Err(Refusal::Stop(outcome)) => Ok(outcome),
+        Err(Refusal::Db(e)) => Err(e.into()),
+    }
+}
+
+/// Cancels a registration by id (the organisers' side of `cancel`).
+pub fn cancel_by_id(
+    conn: &mut DbConnection,
+    event_id: i32,
+    id: i32,
+    now_ms: i64,
+) -> Result<bool, DbError> {
+    let changed = diesel::update(
+        participants::table
+            .filter(participants::id.eq(id))
+            .filter(participants::event_id.eq(event_id))
+            .filter(participants::status.eq("registered")),
+    )
+    .set((
+        participants::status.eq("cancelled"),
+        participants::cancelled_at.eq(Some(now_ms)),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
 }

@@ -5,6 +5,7 @@ mod checkin;
 mod country;
 mod email;
 mod enums;
+pub mod programme;
 mod registration;
 mod secrets;
 mod text;
@@ -16,6 +17,8 @@ pub use enums::{
     AttendanceMode, AttendanceSource, Category, ParticipantStatus, SessionFormat, StaffRole,
     TokenRole,
 };
-pub use registration::{FieldErrors, NewRegistration, RegistrationForm, SessionChoice};
+pub use registration::{
+    check_field, FieldErrors, NewRegistration, RegistrationForm, SessionChoice,
+};
 pub use secrets::{CheckinCode, PageToken};
 pub use text::{Affiliation, PersonName};

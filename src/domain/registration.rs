@@ -73,8 +73,13 @@ impl FieldErrors {
     }
 }
 
-/// Keeps the first error of a field and the value otherwise.
-fn check<T>(errors: &mut FieldErrors, field: &'static str, parsed: Result<T, String>) -> Option<T> {
+/// The value, or `None` with the error noted against `field` (the first
+/// error per field wins).
+pub fn check_field<T>(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    parsed: Result<T, String>,
+) -> Option<T> {
     parsed.map_err(|message| errors.add(field, message)).ok()
 }
 
@@ -84,17 +89,17 @@ impl NewRegistration {
         offered: &[SessionChoice],
     ) -> Result<NewRegistration, FieldErrors> {
         let mut errors = FieldErrors::default();
-        let full_name = check(&mut errors, "full_name", PersonName::parse(&form.full_name));
-        let email = check(&mut errors, "email", Email::parse(&form.email));
-        let affiliation = check(
+        let full_name = check_field(&mut errors, "full_name", PersonName::parse(&form.full_name));
+        let email = check_field(&mut errors, "email", Email::parse(&form.email));
+        let affiliation = check_field(
             &mut errors,
             "affiliation",
             Affiliation::parse(&form.affiliation),
         );
-        let country = check(&mut errors, "country", Country::parse(&form.country));
-        let mode = check(&mut errors, "mode", AttendanceMode::parse(&form.mode));
-        let category = check(&mut errors, "category", Category::parse(&form.category));
-        let sessions = check(
+        let country = check_field(&mut errors, "country", Country::parse(&form.country));
+        let mode = check_field(&mut errors, "mode", AttendanceMode::parse(&form.mode));
+        let category = check_field(&mut errors, "category", Category::parse(&form.category));
+        let sessions = check_field(
             &mut errors,
             "sessions",
             choose_sessions(&form.sessions, offered, mode, category),

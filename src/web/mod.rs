@@ -1,6 +1,7 @@
 //! HTTP: thin handlers that extract, authorise, call the db layer and render.
 //! One module per area; `error.rs` maps every failure to a response once.
 
+mod admin;
 pub mod api;
 pub mod auth;
 pub mod csrf;
@@ -75,6 +76,63 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .route("/r/{token}/cancel", web::post().to(personal::cancel))
                 .route("/scan/{event}", web::get().to(scan::staff_page))
                 .route("/scan/{event}/device", web::get().to(scan::device_page))
+                .service(
+                    web::scope("/admin")
+                        .route("", web::get().to(admin::events::index))
+                        .route("/events", web::post().to(admin::events::create))
+                        .route("/events/new", web::get().to(admin::events::new))
+                        .route("/events/{event}", web::get().to(admin::events::show))
+                        .route("/events/{event}/edit", web::get().to(admin::events::edit))
+                        .route(
+                            "/events/{event}/edit",
+                            web::post().to(admin::events::update),
+                        )
+                        .route(
+                            "/events/{event}/sessions",
+                            web::post().to(admin::sessions::create),
+                        )
+                        .route(
+                            "/events/{event}/sessions/new",
+                            web::get().to(admin::sessions::new),
+                        )
+                        .route(
+                            "/events/{event}/sessions/{id}",
+                            web::get().to(admin::sessions::edit),
+                        )
+                        .route(
+                            "/events/{event}/sessions/{id}",
+                            web::post().to(admin::sessions::update),
+                        )
+                        .route(
+                            "/events/{event}/participants",
+                            web::get().to(admin::participants::list),
+                        )
+                        .route(
+                            "/events/{event}/participants/{id}",
+                            web::get().to(admin::participants::edit),
+                        )
+                        .route(
+                            "/events/{event}/participants/{id}",
+                            web::post().to(admin::participants::update),
+                        )
+                        .route(
+                            "/events/{event}/participants/{id}/cancel",
+                            web::post().to(admin::participants::cancel),
+                        )
+                        .route(
+                            "/events/{event}/tokens",
+                            web::post().to(admin::tokens::create),
+                        )
+                        .route(
+                            "/events/{event}/tokens/{id}/revoke",
+                            web::post().to(admin::tokens::revoke),
+                        )
+                        .route("/events/{event}/checkins", web::get().to(admin::log::show))
+                        .route(
+                            "/events/{event}/checkins/undo",
+                            web::post().to(admin::log::undo),
+                        ),
+                )
                 .route("/login", web::get().to(auth::login_page))
                 .route("/login", web::post().to(auth::login))
                 .route("/logout", web::post().to(auth::logout))

@@ -105,3 +105,172 @@ fn demo_loads_the_forum_once() {
     assert_eq!(online_countries, ["CH", "DE", "ES", "GB", "NL", "PL", "SE"]);
     assert!(before.1 > 50, "some participants are already checked in");
 }
+
+fn rollcall_with_stdin(database: &DatabaseUrl, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let url = match database {
+        DatabaseUrl::Sqlite(path) => path.clone(),
+        DatabaseUrl::Postgres(url) => url.clone(),
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .args(args)
+        .env("ROLLCALL_DATABASE_URL", url)
+        .env("ROLLCALL_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn staff_accounts_and_tokens_are_made_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = fresh_database(dir.path());
+    assert!(rollcall(&database, &["demo"]).status.success());
+
+    let add = rollcall_with_stdin(
+        &database,
+        &[
+            "user",
+            "add",
+            "--username",
+            "olga",
+            "--role",
+            "organiser",
+            "--password-stdin",
+        ],
+        "a long enough password\n",
+    );
+    assert!(
+        add.status.success(),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    let taken = rollcall_with_stdin(
+        &database,
+        &[
+            "user",
+            "add",
+            "--username",
+            "olga",
+            "--role",
+            "door",
+            "--password-stdin",
+        ],
+        "another long password\n",
+    );
+    assert!(!taken.status.success());
+    let short = rollcall_with_stdin(
+        &database,
+        &[
+            "user",
+            "add",
+            "--username",
+            "bob",
+            "--role",
+            "door",
+            "--password-stdin",
+        ],
+        "short\n",
+    );
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 10"));
+    let passwd = rollcall_with_stdin(
+        &database,
+        &["user", "passwd", "olga", "--password-stdin"],
+        "a different long password\n",
+    );
+    assert!(passwd.status.success());
+
+    let list = rollcall(&database, &["user", "list"]);
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout).trim(),
+        "olga\torganiser"
+    );
+
+    let pool = db::connect(&database, 1).unwrap();
+    let mut conn = pool.get().unwrap();
+    let stored = db::staff::find_by_username(&mut conn, "olga")
+        .unwrap()
+        .unwrap();
+    assert!(rollcall::auth::password::verify(
+        "a different long password",
+        &stored.password_hash
+    ));
+    assert!(stored.password_hash.starts_with("$argon2id$"));
+
+    let token = rollcall(
+        &database,
+        &[
+            "token",
+            "create",
+            "--event",
+            "zgc-forum-2021",
+            "--label",
+            "North door",
+            "--role",
+            "door",
+            "--session",
+            "opening-ceremony",
+        ],
+    );
+    assert!(
+        token.status.success(),
+        "{}",
+        String::from_utf8_lossy(&token.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&token.stdout);
+    let last = stdout.lines().last().unwrap();
+    assert!(
+        last.starts_with("rc_") && last.len() == 46,
+        "the token alone on the last line: {last:?}"
+    );
+    let digest = rollcall::auth::tokens::digest(last).unwrap();
+    let (found, sessions) = db::tokens::authenticate(&mut conn, &digest, db::now_ms())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.label.as_str(), found.role.as_str(), sessions.len()),
+        ("North door", "door", 1)
+    );
+
+    let bad = rollcall(
+        &database,
+        &[
+            "token", "create", "--event", "nope", "--label", "x", "--role", "door",
+        ],
+    );
+    assert!(!bad.status.success());
+}
+
+#[test]
+fn the_demo_admin_is_created_once_with_a_random_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = fresh_database(dir.path());
+    let pool = db::connect(&database, 1).unwrap();
+    let mut conn = pool.get().unwrap();
+    let first = rollcall::demo::ensure_admin(&mut conn)
+        .unwrap()
+        .expect("a password the first time");
+    assert!(first.len() >= 16);
+    assert_eq!(
+        rollcall::demo::ensure_admin(&mut conn).unwrap(),
+        None,
+        "printed once only"
+    );
+    let admin = db::staff::find_by_username(&mut conn, "admin")
+        .unwrap()
+        .unwrap();
+    assert!(rollcall::auth::password::verify(
+        &first,
+        &admin.password_hash
+    ));
+}
