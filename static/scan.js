@@ -222,7 +222,8 @@
   var retryTimer = null;
 
   function setNet(online) {
-    $("net").textContent = online ? "Online" : "Offline — scans are kept";
+    $("net").textContent = online ? "Online" : "Offline";
+    $("net").title = online ? "" : "Scans are kept on this device and sent when the connection is back.";
     $("net").className = "net " + (online ? "net-ok" : "net-down");
   }
   function renderPending() {
@@ -284,14 +285,18 @@
   }
   window.addEventListener("online", function () { flush(); });
 
-  // --- Scanning: the same code twice within a few seconds is one scan.
+  // --- Scanning: the same code twice within a few seconds is one scan. A
+  // badge held in front of the camera keeps extending that quiet period.
   var lastCode = "", lastAt = 0;
-  function scanCode(code) {
+  function scanCode(code, fromCamera) {
     code = (code || "").trim();
     if (!code) return;
     if (!setup) { showSetup("Choose the session and door first."); return; }
     var now = Date.now();
-    if (code === lastCode && now - lastAt < SAME_CODE_QUIET_MS) return;
+    if (code === lastCode && now - lastAt < SAME_CODE_QUIET_MS) {
+      if (fromCamera) lastAt = now;
+      return;
+    }
     lastCode = code; lastAt = now;
     enqueue({ code: code, session: setup.session, door: setup.door });
   }
@@ -324,7 +329,7 @@
     if (!stream) return;
     if (video.readyState >= 2) {
       if (detector) {
-        detector.detect(video).then(function (codes) { if (codes.length) scanCode(codes[0].rawValue); }).catch(function () {});
+        detector.detect(video).then(function (codes) { if (codes.length) scanCode(codes[0].rawValue, true); }).catch(function () {});
       } else if (window.jsQR) {
         var w = video.videoWidth, h = video.videoHeight;
         var scale = Math.min(1, 640 / w);
@@ -333,7 +338,7 @@
         ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
         var image = ctx.getImageData(0, 0, canvas.width, canvas.height);
         var found = window.jsQR(image.data, image.width, image.height, { inversionAttempts: "dontInvert" });
-        if (found && found.data) scanCode(found.data);
+        if (found && found.data) scanCode(found.data, true);
       }
     }
     setTimeout(decodeFrame, 100);

@@ -31,6 +31,11 @@ fn chromedriver() -> Option<String> {
 /// A fresh headless Chromium, or `None` (with the reason printed) where the
 /// machine has none and browser tests are not required.
 pub async fn browser(size: (u32, u32)) -> Option<Browser> {
+    browser_with(size, &[]).await
+}
+
+/// A browser started with extra Chromium flags (e.g. a fake camera).
+pub async fn browser_with(size: (u32, u32), extra_args: &[String]) -> Option<Browser> {
     let Some(driver_path) = chromedriver() else {
         if std::env::var("ROLLCALL_BROWSER_TESTS").as_deref() == Ok("required") {
             panic!("ROLLCALL_BROWSER_TESTS=required but chromedriver is not installed");
@@ -51,19 +56,27 @@ pub async fn browser(size: (u32, u32)) -> Option<Browser> {
         .expect("start chromedriver");
     let profile = tempfile::tempdir().unwrap();
     let chrome_binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let mut args: Vec<String> = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(format!("--user-data-dir={}", profile.path().display()));
+    args.push(format!("--window-size={},{}", size.0, size.1));
+    args.extend_from_slice(extra_args);
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
         "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": chrome_binary,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars",
-                format!("--user-data-dir={}", profile.path().display()),
-                format!("--window-size={},{}", size.0, size.1),
-            ]
-        }),
+        serde_json::json!({"binary": chrome_binary, "args": args}),
     );
     let url = format!("http://127.0.0.1:{port}");
     let mut last_error = None;
@@ -331,4 +344,229 @@ async fn door_staff_scan_with_a_keyboard_scanner_on_a_phone() {
         3
     );
     assert_eq!(b.text_of("#count").await, "1");
+}
+
+#[actix_web::test]
+async fn an_organiser_sets_up_a_door_token_and_reads_the_log() {
+    let app = TestApp::spawn().await;
+    app.create_staff("olga", "organiser", None).await;
+    app.register_ok("ada@example.org", "offline", &["keynote"])
+        .await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    app.scan(&door, serde_json::json!({"code": app.code_of("ada@example.org").await, "session": "keynote", "door": "North"}))
+        .await;
+    let Some(browser) = browser(DESKTOP).await else {
+        return;
+    };
+    let b = &browser;
+    sign_in(b, &app, "olga", &format!("/admin/events/{EVENT}")).await;
+    b.client
+        .wait()
+        .for_element(Locator::Css("#tokens"))
+        .await
+        .unwrap();
+    b.type_into("#label", "South door phone").await;
+    b.select("#role", "door").await;
+    b.screenshot_full("admin-event-desktop", DESKTOP.0).await;
+    b.click(".token-form button[type=submit]").await;
+    let token = wait_for_text(b, "code.secret", "rc_").await;
+    assert!(token.starts_with("rc_"));
+    b.screenshot("admin-token-created").await;
+
+    b.client
+        .goto(&app.url(&format!("/admin/events/{EVENT}/checkins")))
+        .await
+        .unwrap();
+    assert!(b.text_of("tbody").await.contains("Ada Lovelace"));
+    b.screenshot("admin-checkin-log").await;
+}
+
+/// A Chrome DevTools command through chromedriver (network cuts and the like).
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = serde_json::json!({"cmd": self.cmd, "params": self.params});
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+impl Browser {
+    pub async fn cdp(&self, cmd: &'static str, params: serde_json::Value) {
+        self.client.issue_cmd(Cdp { cmd, params }).await.unwrap();
+    }
+
+    /// Makes the API unreachable from the page (the page itself still loads).
+    pub async fn cut_api(&self, cut: bool) {
+        self.cdp("Network.enable", serde_json::json!({})).await;
+        let patterns = if cut { vec!["*/api/v1/*"] } else { vec![] };
+        self.cdp(
+            "Network.setBlockedURLs",
+            serde_json::json!({"urls": patterns}),
+        )
+        .await;
+    }
+}
+
+#[actix_web::test]
+async fn a_scan_made_without_network_survives_a_reload_and_is_delivered_once() {
+    use diesel::prelude::*;
+    use rollcall::db::schema::{attendance, checkin_log};
+    let app = TestApp::spawn().await;
+    app.create_staff("door1", "door", Some(EVENT)).await;
+    app.register_ok("ada@example.org", "offline", &["keynote"])
+        .await;
+    let code = app.code_of("ada@example.org").await;
+    let Some(browser) = browser(PHONE).await else {
+        return;
+    };
+    let b = &browser;
+    sign_in(b, &app, "door1", &format!("/scan/{EVENT}")).await;
+    b.client
+        .wait()
+        .for_element(Locator::Css("#setup:not([hidden])"))
+        .await
+        .unwrap();
+    b.select("#session-select", "keynote").await;
+    b.type_into("#door-input", "Side door").await;
+    b.click("#setup-done").await;
+
+    b.cut_api(true).await;
+    b.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&format!("{code}\n"))
+        .await
+        .unwrap();
+    wait_for_text(b, "#result-word", "Saved").await;
+    wait_for_text(b, "#pending", "1 scan waiting").await;
+    assert!(b.text_of("#net").await.contains("Offline"));
+    b.screenshot("scan-pending-phone").await;
+
+    b.client.refresh().await.unwrap();
+    wait_for_text(b, "#pending", "1 scan waiting").await;
+    let counted: i64 = app
+        .db(|conn| Ok(attendance::table.count().get_result(conn)?))
+        .await;
+    assert_eq!(counted, 0, "nothing reached the server yet");
+
+    b.cut_api(false).await;
+    // The page retries by itself; the answer arrives and the queue empties.
+    for _ in 0..100 {
+        if b.client
+            .find(Locator::Css("#pending[hidden]"))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        b.client
+            .find(Locator::Css("#pending[hidden]"))
+            .await
+            .is_ok(),
+        "the queue emptied"
+    );
+    assert_eq!(b.text_of("#count").await, "1");
+    let counted: i64 = app
+        .db(|conn| Ok(attendance::table.count().get_result(conn)?))
+        .await;
+    let logged: i64 = app
+        .db(|conn| Ok(checkin_log::table.count().get_result(conn)?))
+        .await;
+    assert_eq!((counted, logged), (1, 1), "delivered exactly once");
+}
+
+/// A short YUV4MPEG2 video of `text` as a QR code, dark on light, for
+/// Chromium's fake camera.
+fn qr_video(text: &str, path: &std::path::Path) {
+    let (width, height) = (640usize, 480usize);
+    let qr = qrcode::QrCode::new(text.as_bytes()).unwrap();
+    let image = qr
+        .render::<image::Luma<u8>>()
+        .module_dimensions(8, 8)
+        .build();
+    let (qw, qh) = (image.width() as usize, image.height() as usize);
+    let (left, top) = ((width - qw) / 2, (height - qh) / 2);
+    let mut luma = vec![235u8; width * height];
+    for y in 0..qh {
+        for x in 0..qw {
+            luma[(top + y) * width + left + x] = image.get_pixel(x as u32, y as u32)[0];
+        }
+    }
+    let chroma = vec![128u8; width * height / 4];
+    let mut video = format!("YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n").into_bytes();
+    for _ in 0..30 {
+        video.extend_from_slice(b"FRAME\n");
+        video.extend_from_slice(&luma);
+        video.extend_from_slice(&chroma);
+        video.extend_from_slice(&chroma);
+    }
+    std::fs::write(path, video).unwrap();
+}
+
+#[actix_web::test]
+async fn the_camera_reads_a_badge_and_checks_the_person_in() {
+    let app = TestApp::spawn().await;
+    app.create_staff("door1", "door", Some(EVENT)).await;
+    app.register_ok("ada@example.org", "offline", &["keynote"])
+        .await;
+    let code = app.code_of("ada@example.org").await;
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("badge.y4m");
+    qr_video(&code, &video);
+    let flags = [
+        "--use-fake-ui-for-media-stream".to_string(),
+        "--use-fake-device-for-media-stream".to_string(),
+        format!("--use-file-for-fake-video-capture={}", video.display()),
+    ];
+    let Some(browser) = browser_with(PHONE, &flags).await else {
+        return;
+    };
+    let b = &browser;
+    sign_in(b, &app, "door1", &format!("/scan/{EVENT}")).await;
+    b.client
+        .wait()
+        .for_element(Locator::Css("#setup:not([hidden])"))
+        .await
+        .unwrap();
+    b.select("#session-select", "keynote").await;
+    b.type_into("#door-input", "Camera door").await;
+    b.click("#setup-done").await;
+    b.click("#camera-toggle").await;
+
+    wait_for_text(b, "#result-word", "Accepted").await;
+    assert!(b.text_of("#result-name").await.contains("Ada Lovelace"));
+    b.screenshot("scan-camera-phone").await;
+    // The camera keeps seeing the badge for longer than the quiet period:
+    // it is still one scan, not a second "already in".
+    tokio::time::sleep(Duration::from_millis(5000)).await;
+    assert!(b.text_of("#result-word").await.contains("Accepted"));
+    use diesel::prelude::*;
+    let sent: i64 = app
+        .db(|conn| {
+            Ok(rollcall::db::schema::checkin_log::table
+                .count()
+                .get_result(conn)?)
+        })
+        .await;
+    assert_eq!(sent, 1, "one scan for one badge held up to the camera");
 }
