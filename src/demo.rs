@@ -8,7 +8,7 @@ use crate::db::participants::{self, RegisterOutcome};
 use crate::db::{now_ms, DbConnection, DbError};
 use crate::domain::{
     Affiliation, AttendanceMode, AttendanceSource, Category, Country, Email, NewRegistration,
-    PersonName,
+    PersonDetails, PersonName,
 };
 use diesel::Connection;
 use rand::rngs::StdRng;
@@ -283,13 +283,15 @@ fn load_new(conn: &mut DbConnection, now: i64) -> Result<DemoReport, DbError> {
         };
         sessions.push((track, p.mode));
         let registration = NewRegistration {
-            full_name: PersonName::parse(&p.name).map_err(invalid)?,
-            email: Email::parse(&format!("{}.{n}@example.org", ascii_handle(&p.name)))
-                .map_err(invalid)?,
-            affiliation: Affiliation::parse(&p.affiliation).map_err(invalid)?,
-            country: Country::parse(p.country).map_err(invalid)?,
-            mode: p.mode,
-            category: p.category,
+            person: PersonDetails {
+                full_name: PersonName::parse(&p.name).map_err(invalid)?,
+                email: Email::parse(&format!("{}.{n}@example.org", ascii_handle(&p.name)))
+                    .map_err(invalid)?,
+                affiliation: Affiliation::parse(&p.affiliation).map_err(invalid)?,
+                country: Country::parse(p.country).map_err(invalid)?,
+                mode: p.mode,
+                category: p.category,
+            },
             sessions,
         };
         let registered_at = t - rng.random_range(2 * 24 * 60..30 * 24 * 60) * MINUTE;

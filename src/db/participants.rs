@@ -4,7 +4,7 @@
 use super::events::{AgendaSession, Event};
 use super::schema::{agenda_sessions, events, participant_sessions, participants};
 use super::{DbConnection, DbError};
-use crate::domain::{AttendanceMode, CheckinCode, NewRegistration, PageToken};
+use crate::domain::{AttendanceMode, CheckinCode, NewRegistration, PageToken, PersonDetails};
 use crate::with_backend;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -110,12 +110,12 @@ pub fn register(
 
         let row = ParticipantRow {
             event_id,
-            full_name: reg.full_name.as_str(),
-            email: reg.email.as_str(),
-            affiliation: reg.affiliation.as_str(),
-            country: reg.country.code(),
-            mode: reg.mode.as_str(),
-            category: reg.category.as_str(),
+            full_name: reg.person.full_name.as_str(),
+            email: reg.person.email.as_str(),
+            affiliation: reg.person.affiliation.as_str(),
+            country: reg.person.country.code(),
+            mode: reg.person.mode.as_str(),
+            category: reg.person.category.as_str(),
             status: "registered",
             checkin_code: checkin_code.as_str(),
             page_token: page_token.as_str(),
@@ -331,16 +331,6 @@ pub fn find_in_event(
         .optional()?)
 }
 
-/// What an organiser may correct on a registration.
-pub struct ParticipantEdit<'a> {
-    pub full_name: &'a str,
-    pub email: &'a str,
-    pub affiliation: &'a str,
-    pub country: &'a str,
-    pub mode: AttendanceMode,
-    pub category: &'a str,
-}
-
 #[derive(Debug, PartialEq, Eq)]
 pub enum EditOutcome {
     Saved,
@@ -354,17 +344,17 @@ pub enum EditOutcome {
 pub fn update_details(
     conn: &mut DbConnection,
     participant_id: i32,
-    edit: &ParticipantEdit,
+    edit: &PersonDetails,
 ) -> Result<EditOutcome, DbError> {
     let result = conn.transaction::<_, Refusal<EditOutcome>, _>(|conn| {
         let updated = diesel::update(participants::table.find(participant_id))
             .set((
-                participants::full_name.eq(edit.full_name),
-                participants::email.eq(edit.email),
-                participants::affiliation.eq(edit.affiliation),
-                participants::country.eq(edit.country),
+                participants::full_name.eq(edit.full_name.as_str()),
+                participants::email.eq(edit.email.as_str()),
+                participants::affiliation.eq(edit.affiliation.as_str()),
+                participants::country.eq(edit.country.code()),
                 participants::mode.eq(edit.mode.as_str()),
-                participants::category.eq(edit.category),
+                participants::category.eq(edit.category.as_str()),
             ))
             .execute(conn);
         match updated {

@@ -18,7 +18,8 @@ pub use enums::{
     TokenRole,
 };
 pub use registration::{
-    check_field, FieldErrors, NewRegistration, RegistrationForm, SessionChoice,
+    check_field, FieldErrors, NewRegistration, PersonDetails, PersonFields, RegistrationForm,
+    SessionChoice,
 };
 pub use secrets::{CheckinCode, PageToken};
 pub use text::{Affiliation, PersonName};

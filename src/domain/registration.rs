@@ -37,16 +37,57 @@ pub struct SessionChoice {
     pub members_only: bool,
 }
 
-/// A registration that passed every check the form can make. Capacity is
-/// checked by the database when it is stored.
+/// Who a participant is: the fields the registration form and the
+/// organisers' edit form share.
 #[derive(Clone, Debug)]
-pub struct NewRegistration {
+pub struct PersonDetails {
     pub full_name: PersonName,
     pub email: Email,
     pub affiliation: Affiliation,
     pub country: Country,
     pub mode: AttendanceMode,
     pub category: Category,
+}
+
+/// The raw text of those fields, as posted.
+pub struct PersonFields<'a> {
+    pub full_name: &'a str,
+    pub email: &'a str,
+    pub affiliation: &'a str,
+    pub country: &'a str,
+    pub mode: &'a str,
+    pub category: &'a str,
+}
+
+impl PersonDetails {
+    /// The parsed details, or `None` with a message per wrong field in `errors`.
+    pub fn parse(fields: &PersonFields, errors: &mut FieldErrors) -> Option<PersonDetails> {
+        let full_name = check_field(errors, "full_name", PersonName::parse(fields.full_name));
+        let email = check_field(errors, "email", Email::parse(fields.email));
+        let affiliation = check_field(
+            errors,
+            "affiliation",
+            Affiliation::parse(fields.affiliation),
+        );
+        let country = check_field(errors, "country", Country::parse(fields.country));
+        let mode = check_field(errors, "mode", AttendanceMode::parse(fields.mode));
+        let category = check_field(errors, "category", Category::parse(fields.category));
+        Some(PersonDetails {
+            full_name: full_name?,
+            email: email?,
+            affiliation: affiliation?,
+            country: country?,
+            mode: mode?,
+            category: category?,
+        })
+    }
+}
+
+/// A registration that passed every check the form can make. Capacity is
+/// checked by the database when it is stored.
+#[derive(Clone, Debug)]
+pub struct NewRegistration {
+    pub person: PersonDetails,
     /// (session id, the seat taken there)
     pub sessions: Vec<(i32, AttendanceMode)>,
 }
@@ -89,16 +130,21 @@ impl NewRegistration {
         offered: &[SessionChoice],
     ) -> Result<NewRegistration, FieldErrors> {
         let mut errors = FieldErrors::default();
-        let full_name = check_field(&mut errors, "full_name", PersonName::parse(&form.full_name));
-        let email = check_field(&mut errors, "email", Email::parse(&form.email));
-        let affiliation = check_field(
+        let person = PersonDetails::parse(
+            &PersonFields {
+                full_name: &form.full_name,
+                email: &form.email,
+                affiliation: &form.affiliation,
+                country: &form.country,
+                mode: &form.mode,
+                category: &form.category,
+            },
             &mut errors,
-            "affiliation",
-            Affiliation::parse(&form.affiliation),
         );
-        let country = check_field(&mut errors, "country", Country::parse(&form.country));
-        let mode = check_field(&mut errors, "mode", AttendanceMode::parse(&form.mode));
-        let category = check_field(&mut errors, "category", Category::parse(&form.category));
+        // The session rules need mode and category even when another field
+        // is wrong, so every problem is reported at once.
+        let mode = AttendanceMode::parse(&form.mode).ok();
+        let category = Category::parse(&form.category).ok();
         let sessions = check_field(
             &mut errors,
             "sessions",
@@ -110,32 +156,10 @@ impl NewRegistration {
                 "Please agree to the processing of your data to register.",
             );
         }
-        match (
-            full_name,
-            email,
-            affiliation,
-            country,
-            mode,
-            category,
-            sessions,
-        ) {
-            (
-                Some(full_name),
-                Some(email),
-                Some(affiliation),
-                Some(country),
-                Some(mode),
-                Some(category),
-                Some(sessions),
-            ) if errors.is_empty() => Ok(NewRegistration {
-                full_name,
-                email,
-                affiliation,
-                country,
-                mode,
-                category,
-                sessions,
-            }),
+        match (person, sessions) {
+            (Some(person), Some(sessions)) if errors.is_empty() => {
+                Ok(NewRegistration { person, sessions })
+            }
             _ => Err(errors),
         }
     }
@@ -219,7 +243,7 @@ mod tests {
     #[test]
     fn a_valid_form_becomes_a_registration_with_seats() {
         let reg = NewRegistration::parse(&valid_form(), &offered()).unwrap();
-        assert_eq!(reg.email.as_str(), "ada@example.org");
+        assert_eq!(reg.person.email.as_str(), "ada@example.org");
         assert_eq!(
             reg.sessions,
             vec![

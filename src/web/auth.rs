@@ -262,20 +262,13 @@ pub async fn login(
         .finish())
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct CsrfOnly {
-    csrf_token: String,
-}
-
 pub async fn logout(
     state: web::Data<AppState>,
     req: HttpRequest,
     session: Session,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let form: CsrfOnly = serde_html_form::from_bytes(&body).unwrap_or_default();
-    if !state.csrf.verify(&req, &form.csrf_token) {
+    if !state.csrf.verify_form(&req, &body) {
         return Err(AppError::Forbidden(
             "The sign-out form had expired; nothing changed.".into(),
         ));

@@ -76,6 +76,17 @@ impl CsrfKey {
         CsrfToken { token, cookie }
     }
 
+    /// Checks a form whose only field is the token (buttons like "Revoke").
+    pub fn verify_form(&self, req: &HttpRequest, body: &[u8]) -> bool {
+        #[derive(serde::Deserialize, Default)]
+        #[serde(default)]
+        struct TokenOnly {
+            csrf_token: String,
+        }
+        let form: TokenOnly = serde_html_form::from_bytes(body).unwrap_or_default();
+        self.verify(req, &form.csrf_token)
+    }
+
     /// Checks a submitted token against the visitor's cookie, in constant time.
     pub fn verify(&self, req: &HttpRequest, submitted: &str) -> bool {
         let Some(nonce) = Self::nonce_of(req) else {

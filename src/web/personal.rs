@@ -12,7 +12,6 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use icalendar::{Calendar, Component, EventLike};
-use serde::Deserialize;
 
 async fn load(state: &AppState, raw_token: &str) -> Result<(PageToken, PersonalView), AppError> {
     let token = PageToken::parse(raw_token).map_err(|_| AppError::NotFound)?;
@@ -197,12 +196,6 @@ pub async fn confirm_cancel(
     render_with_csrf(StatusCode::OK, &page, &csrf)
 }
 
-#[derive(Deserialize)]
-pub struct CancelForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 pub async fn cancel(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -210,9 +203,7 @@ pub async fn cancel(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let (token, view) = load(&state, &token).await?;
-    let form: CancelForm = serde_html_form::from_bytes(&body)
-        .map_err(|_| AppError::BadRequest("The form could not be read.".into()))?;
-    if !state.csrf.verify(&req, &form.csrf_token) {
+    if !state.csrf.verify_form(&req, &body) {
         let csrf = state.csrf.issue(&req);
         let page = CancelPage {
             token: token.as_str().to_string(),

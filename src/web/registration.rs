@@ -104,7 +104,7 @@ pub async fn submit(
         let outcome = db::participants::register(conn, event_id, &stored, now)?;
         let existing = match outcome {
             RegisterOutcome::EmailTaken => {
-                db::participants::find_live_by_email(conn, event_id, stored.email.as_str())?
+                db::participants::find_live_by_email(conn, event_id, stored.person.email.as_str())?
             }
             _ => None,
         };
@@ -121,8 +121,8 @@ pub async fn submit(
             tracing::info!(participant_id, event_id, "registered");
             let url = format!("{}/r/{}", state.base_url, page_token.as_str());
             let recipient = Recipient {
-                name: registration.full_name.as_str(),
-                email: registration.email.as_str(),
+                name: registration.person.full_name.as_str(),
+                email: registration.person.email.as_str(),
             };
             let message = qr::png(&checkin_code, 8)
                 .map_err(|e| e.to_string())

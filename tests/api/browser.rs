@@ -258,6 +258,20 @@ async fn sign_in(b: &Browser, app: &TestApp, username: &str, next: &str) {
     b.click("form button[type=submit]").await;
 }
 
+/// Signs in as door staff and sets up the scan page for the keynote.
+async fn open_scan_page(b: &Browser, app: &TestApp, door: &str) {
+    sign_in(b, app, "door1", &format!("/scan/{EVENT}")).await;
+    b.client
+        .wait()
+        .for_element(Locator::Css("#setup:not([hidden])"))
+        .await
+        .unwrap();
+    b.select("#session-select", "keynote").await;
+    b.type_into("#door-input", door).await;
+    b.click("#setup-done").await;
+    wait_for_text(b, "#where", &format!("Keynote · {door}")).await;
+}
+
 async fn wait_for_text(b: &Browser, css: &str, expected: &str) -> String {
     let mut last = String::new();
     for _ in 0..100 {
@@ -282,16 +296,7 @@ async fn door_staff_scan_with_a_keyboard_scanner_on_a_phone() {
     };
     let b = &browser;
 
-    sign_in(b, &app, "door1", &format!("/scan/{EVENT}")).await;
-    b.client
-        .wait()
-        .for_element(Locator::Css("#setup:not([hidden])"))
-        .await
-        .unwrap();
-    b.select("#session-select", "keynote").await;
-    b.type_into("#door-input", "North entrance").await;
-    b.click("#setup-done").await;
-    wait_for_text(b, "#where", "Keynote · North entrance").await;
+    open_scan_page(b, &app, "North entrance").await;
 
     // The scanner "types" into the focused field and presses Enter.
     let focused = b.client.active_element().await.unwrap();
@@ -436,15 +441,7 @@ async fn a_scan_made_without_network_survives_a_reload_and_is_delivered_once() {
         return;
     };
     let b = &browser;
-    sign_in(b, &app, "door1", &format!("/scan/{EVENT}")).await;
-    b.client
-        .wait()
-        .for_element(Locator::Css("#setup:not([hidden])"))
-        .await
-        .unwrap();
-    b.select("#session-select", "keynote").await;
-    b.type_into("#door-input", "Side door").await;
-    b.click("#setup-done").await;
+    open_scan_page(b, &app, "Side door").await;
 
     b.cut_api(true).await;
     b.client
@@ -542,15 +539,7 @@ async fn the_camera_reads_a_badge_and_checks_the_person_in() {
         return;
     };
     let b = &browser;
-    sign_in(b, &app, "door1", &format!("/scan/{EVENT}")).await;
-    b.client
-        .wait()
-        .for_element(Locator::Css("#setup:not([hidden])"))
-        .await
-        .unwrap();
-    b.select("#session-select", "keynote").await;
-    b.type_into("#door-input", "Camera door").await;
-    b.click("#setup-done").await;
+    open_scan_page(b, &app, "Camera door").await;
     b.click("#camera-toggle").await;
 
     wait_for_text(b, "#result-word", "Accepted").await;

@@ -2,12 +2,9 @@
 
 use super::{csrf_ok, event_for, input, read_form, see_other, Input, EXPIRED};
 use crate::auth::Permission;
-use crate::db::participants::{EditOutcome, Participant, ParticipantEdit};
+use crate::db::participants::{EditOutcome, Participant};
 use crate::db::{self, events::Event};
-use crate::domain::check_field;
-use crate::domain::{
-    Affiliation, AttendanceMode, Category, Country, Email, FieldErrors, PersonName,
-};
+use crate::domain::{AttendanceMode, Category, Country, FieldErrors, PersonDetails, PersonFields};
 use crate::timefmt;
 use crate::web::auth::Staff;
 use crate::web::csrf::CsrfToken;
@@ -217,19 +214,15 @@ pub async fn update(
         );
     }
     let mut errors = FieldErrors::default();
-    let name = check_field(&mut errors, "full_name", PersonName::parse(&form.full_name));
-    let email = check_field(&mut errors, "email", Email::parse(&form.email));
-    let affiliation = check_field(
-        &mut errors,
-        "affiliation",
-        Affiliation::parse(&form.affiliation),
-    );
-    let country = check_field(&mut errors, "country", Country::parse(&form.country));
-    let mode = check_field(&mut errors, "mode", AttendanceMode::parse(&form.mode));
-    let category = check_field(&mut errors, "category", Category::parse(&form.category));
-    let (Some(name), Some(email), Some(affiliation), Some(country), Some(mode), Some(category)) =
-        (name, email, affiliation, country, mode, category)
-    else {
+    let fields = PersonFields {
+        full_name: &form.full_name,
+        email: &form.email,
+        affiliation: &form.affiliation,
+        country: &form.country,
+        mode: &form.mode,
+        category: &form.category,
+    };
+    let Some(details) = PersonDetails::parse(&fields, &mut errors) else {
         return edit_page(
             StatusCode::UNPROCESSABLE_ENTITY,
             &event,
@@ -241,18 +234,7 @@ pub async fn update(
         );
     };
     let outcome = db::run(&state.pool, move |conn| {
-        db::participants::update_details(
-            conn,
-            id,
-            &ParticipantEdit {
-                full_name: name.as_str(),
-                email: email.as_str(),
-                affiliation: affiliation.as_str(),
-                country: country.code(),
-                mode,
-                category: category.as_str(),
-            },
-        )
+        db::participants::update_details(conn, id, &details)
     })
     .await?;
     match outcome {
@@ -295,12 +277,6 @@ pub async fn update(
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct CancelForm {
-    csrf_token: String,
-}
-
 pub async fn cancel(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -310,8 +286,7 @@ pub async fn cancel(
 ) -> Result<HttpResponse, AppError> {
     let (slug, id) = path.into_inner();
     let event = event_for(&state, &caller, slug, Permission::ManageEvent).await?;
-    let form: CancelForm = read_form(&body)?;
-    if !csrf_ok(&state, &req, &form.csrf_token) {
+    if !state.csrf.verify_form(&req, &body) {
         return Err(AppError::Forbidden(
             "This form had expired; nothing changed. Go back, reload and try again.".into(),
         ));

@@ -100,12 +100,6 @@ pub async fn create(
     Ok(response)
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct CsrfForm {
-    csrf_token: String,
-}
-
 pub async fn revoke(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -115,8 +109,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, AppError> {
     let (slug, token_id) = path.into_inner();
     let event = event_for(&state, &caller, slug, Permission::ManageEvent).await?;
-    let form: CsrfForm = read_form(&body)?;
-    if !csrf_ok(&state, &req, &form.csrf_token) {
+    if !state.csrf.verify_form(&req, &body) {
         return Err(AppError::Forbidden(
             "This form had expired; nothing changed. Go back, reload and try again.".into(),
         ));
