@@ -83,7 +83,7 @@ impl Mailer {
                 match delivery.deliver(&message).await {
                     Ok(()) => {
                         let n = task_stats.delivered.fetch_add(1, Ordering::Relaxed) + 1;
-                        tracing::debug!(delivered = n, "mail delivered");
+                        tracing::info!(delivered = n, "mail delivered");
                     }
                     Err(error) => {
                         task_stats.failed.fetch_add(1, Ordering::Relaxed);

@@ -559,3 +559,45 @@ async fn the_camera_reads_a_badge_and_checks_the_person_in() {
         .await;
     assert_eq!(sent, 1, "one scan for one badge held up to the camera");
 }
+
+#[actix_web::test]
+async fn a_door_device_set_up_from_its_link_scans_with_its_token() {
+    let app = TestApp::spawn().await;
+    app.register_ok("ada@example.org", "offline", &["keynote"])
+        .await;
+    let code = app.code_of("ada@example.org").await;
+    let token = app.create_token(EVENT, "door", &["keynote"]).await;
+    let Some(browser) = browser(PHONE).await else {
+        return;
+    };
+    let b = &browser;
+    b.client
+        .goto(&app.url(&format!("/scan/{EVENT}/device#token={token}")))
+        .await
+        .unwrap();
+    b.client
+        .wait()
+        .for_element(Locator::Css("#setup:not([hidden])"))
+        .await
+        .unwrap();
+    let url = b.client.current_url().await.unwrap();
+    assert_eq!(url.fragment(), None, "the token leaves the address bar");
+    // Limited to the keynote: no event entry, no other sessions on offer.
+    let options = b
+        .client
+        .find_all(Locator::Css("#session-select option"))
+        .await
+        .unwrap();
+    assert_eq!(options.len(), 1);
+    b.select("#session-select", "keynote").await;
+    b.type_into("#door-input", "Device door").await;
+    b.click("#setup-done").await;
+    b.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&format!("{code}\n"))
+        .await
+        .unwrap();
+    wait_for_text(b, "#result-word", "Accepted").await;
+}
