@@ -1,8 +1,10 @@
 //! Builds the running application: pool, migrations, mailer, HTTP server.
 
 use crate::auth::throttle::LoginThrottle;
+use crate::auth::tickets::TicketKey;
 use crate::config::Config;
 use crate::db::{self, Pool};
+use crate::live::Live;
 use crate::mail::Mailer;
 use crate::web::{self, csrf::CsrfKey, AppState};
 use actix_session::config::PersistentSession;
@@ -28,10 +30,11 @@ impl Application {
         let database = config.database.clone();
         let pool_size = config.pool_size;
         let pool = actix_web::web::block(move || db::connect(&database, pool_size)).await??;
-        let (secret, session_secret) = db::run(&pool, |conn| {
+        let (secret, session_secret, ticket_secret) = db::run(&pool, |conn| {
             Ok((
                 db::secrets::get_or_create(conn, "csrf")?,
                 db::secrets::get_or_create(conn, "session")?,
+                db::secrets::get_or_create(conn, "live-ticket")?,
             ))
         })
         .await?;
@@ -44,7 +47,10 @@ impl Application {
         let port = listener.local_addr()?.port();
         let base_url = config.base_url(port);
         let secure_cookies = base_url.starts_with("https://");
+        let live = Live::start(pool.clone(), &config.database);
         let state = Data::new(AppState {
+            live,
+            tickets: TicketKey::new(&ticket_secret),
             pool,
             mailer,
             csrf: CsrfKey::new(&secret, secure_cookies),
@@ -71,6 +77,8 @@ impl Application {
                 .configure(web::configure)
         })
         .listen(listener)?
+        // Our own signal handling (below) closes live sockets with a reason first.
+        .disable_signals()
         .run();
         tracing::info!(port, backend = config.database.backend_name(), "listening");
         Ok(Self {
@@ -97,7 +105,39 @@ impl Application {
         self.state.clone()
     }
 
+    /// Serves until SIGINT or SIGTERM, then closes dashboards' sockets with a
+    /// reason and lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let live = self.state.live.clone();
+        actix_web::rt::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            live.shutdown();
+            handle.stop(true).await;
+        });
         self.server.await
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

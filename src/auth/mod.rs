@@ -4,6 +4,7 @@
 pub mod password;
 pub mod policy;
 pub mod throttle;
+pub mod tickets;
 pub mod tokens;
 
 pub use policy::{Caller, Permission};

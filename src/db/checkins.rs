@@ -56,6 +56,9 @@ pub fn record_checkin(
         };
         let (answer, participant_id) = decide(conn, req)?;
         write_log(conn, req, log_id, &answer, participant_id)?;
+        if answer.status == CheckinStatus::Accepted {
+            super::notify_live(conn, req.event.id)?;
+        }
         Ok(answer)
     })
 }
@@ -373,6 +376,7 @@ pub fn undo_checkin(
         if removed == 0 {
             return Ok(false);
         }
+        super::notify_live(conn, event.id)?;
         diesel::insert_into(checkin_log::table)
             .values((
                 checkin_log::event_id.eq(event.id),

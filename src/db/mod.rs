@@ -8,6 +8,7 @@ pub mod participants;
 pub mod schema;
 pub mod secrets;
 pub mod staff;
+pub mod stats;
 pub mod tokens;
 
 use diesel::connection::SimpleConnection;
@@ -174,6 +175,16 @@ where
     })
     .await
     .map_err(|_| DbError::Cancelled)?
+}
+
+/// Tells other instances (PostgreSQL LISTEN, see live/listener.rs) that an
+/// event's numbers changed. Inside a transaction it is sent on commit. On
+/// SQLite (one instance) there is no one else to tell.
+pub fn notify_live(conn: &mut DbConnection, event_id: i32) -> diesel::QueryResult<()> {
+    if let DbConnection::Postgresql(pg) = conn {
+        pg.batch_execute(&format!("NOTIFY rollcall_live, '{event_id}'"))?;
+    }
+    Ok(())
 }
 
 /// Milliseconds since the Unix epoch: the one time representation in the database.

@@ -177,6 +177,7 @@ pub fn register(
                 }));
             }
         }
+        super::notify_live(conn, event_id)?;
         Ok(participant_id)
     });
     match result {
@@ -247,10 +248,15 @@ pub fn find_live_by_email(
         .optional()?)
 }
 
-/// Cancels a live registration; `false` when it was already cancelled.
-/// Seats are counted over live registrations only, so they free up at once.
-pub fn cancel(conn: &mut DbConnection, token: &PageToken, now_ms: i64) -> Result<bool, DbError> {
-    let changed = diesel::update(
+/// Cancels a live registration; the event's id, or `None` when it was
+/// already cancelled. Seats are counted over live registrations only, so
+/// they free up at once.
+pub fn cancel(
+    conn: &mut DbConnection,
+    token: &PageToken,
+    now_ms: i64,
+) -> Result<Option<i32>, DbError> {
+    let event_id: Option<i32> = diesel::update(
         participants::table
             .filter(participants::page_token.eq(token.as_str()))
             .filter(participants::status.eq("registered")),
@@ -259,8 +265,13 @@ pub fn cancel(conn: &mut DbConnection, token: &PageToken, now_ms: i64) -> Result
         participants::status.eq("cancelled"),
         participants::cancelled_at.eq(Some(now_ms)),
     ))
-    .execute(conn)?;
-    Ok(changed == 1)
+    .returning(participants::event_id)
+    .get_result(conn)
+    .optional()?;
+    if let Some(event_id) = event_id {
+        super::notify_live(conn, event_id)?;
+    }
+    Ok(event_id)
 }
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
@@ -384,7 +395,14 @@ pub fn update_details(
         Ok(())
     });
     match result {
-        Ok(()) => Ok(EditOutcome::Saved),
+        Ok(()) => {
+            let event_id: i32 = participants::table
+                .find(participant_id)
+                .select(participants::event_id)
+                .first(conn)?;
+            super::notify_live(conn, event_id)?;
+            Ok(EditOutcome::Saved)
+        }
         Err(Refusal::Stop(outcome)) => Ok(outcome),
         Err(Refusal::Db(e)) => Err(e.into()),
     }
@@ -408,5 +426,8 @@ pub fn cancel_by_id(
         participants::cancelled_at.eq(Some(now_ms)),
     ))
     .execute(conn)?;
+    if changed == 1 {
+        super::notify_live(conn, event_id)?;
+    }
     Ok(changed == 1)
 }

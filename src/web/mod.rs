@@ -8,6 +8,7 @@ pub mod csrf;
 pub mod error;
 
 mod health;
+mod live;
 mod pages;
 mod personal;
 mod registration;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub mailer: Mailer,
     pub csrf: csrf::CsrfKey,
     pub login_throttle: crate::auth::throttle::LoginThrottle,
+    pub live: crate::live::Live,
+    pub tickets: crate::auth::tickets::TicketKey,
     /// Public base URL for links in mail, without a trailing slash.
     pub base_url: String,
 }
@@ -74,6 +77,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .route("/r/{token}/calendar.ics", web::get().to(personal::calendar))
                 .route("/r/{token}/cancel", web::get().to(personal::confirm_cancel))
                 .route("/r/{token}/cancel", web::post().to(personal::cancel))
+                .route("/ws/events/{event}/live", web::get().to(live::socket))
+                .route("/screen/{event}", web::get().to(live::hall_screen))
                 .route("/scan/{event}", web::get().to(scan::staff_page))
                 .route("/scan/{event}/device", web::get().to(scan::device_page))
                 .service(
@@ -127,6 +132,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                             "/events/{event}/tokens/{id}/revoke",
                             web::post().to(admin::tokens::revoke),
                         )
+                        .route("/events/{event}/live", web::get().to(live::dashboard))
                         .route("/events/{event}/checkins", web::get().to(admin::log::show))
                         .route(
                             "/events/{event}/checkins/undo",
@@ -141,7 +147,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
                         .route("/checkins", web::post().to(api::checkins::create))
                         .route("/checkins/undo", web::post().to(api::checkins::undo))
                         .route("/door", web::get().to(api::checkins::setup))
-                        .route("/participants", web::get().to(api::checkins::search)),
+                        .route("/participants", web::get().to(api::checkins::search))
+                        .route("/stats", web::get().to(live::stats))
+                        .route("/live/ticket", web::post().to(live::ticket)),
                 )
                 .default_service(web::to(pages::not_found)),
         );

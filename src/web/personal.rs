@@ -222,11 +222,12 @@ pub async fn cancel(
         db::participants::cancel(conn, &cancel_token, now)
     })
     .await?;
-    if cancelled {
+    if let Some(event_id) = cancelled {
         tracing::info!(
             participant_id = view.participant.id,
             "registration cancelled"
         );
+        state.live.changed(event_id);
     }
     Ok(see_other(&token))
 }

@@ -119,6 +119,7 @@ pub async fn submit(
             checkin_code,
         } => {
             tracing::info!(participant_id, event_id, "registered");
+            state.live.changed(event_id);
             let url = format!("{}/r/{}", state.base_url, page_token.as_str());
             let recipient = Recipient {
                 name: registration.person.full_name.as_str(),

@@ -19,6 +19,7 @@ pub struct TestApp {
     pub pool: Pool,
     pub client: reqwest::Client,
     pub outbox: PathBuf,
+    pub database: DatabaseUrl,
     _dir: tempfile::TempDir,
 }
 
@@ -64,11 +65,26 @@ impl TestApp {
     }
 
     pub async fn spawn_empty() -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let database = fresh_database(dir.path());
+        Self::spawn_on(database, dir).await
+    }
+
+    /// A second instance of the app on this one's database (PostgreSQL
+    /// only: SQLite is a one-instance setup).
+    pub async fn second_instance(&self) -> Option<TestApp> {
+        match &self.database {
+            DatabaseUrl::Postgres(_) => {
+                Some(Self::spawn_on(self.database.clone(), tempfile::tempdir().unwrap()).await)
+            }
+            DatabaseUrl::Sqlite(_) => None,
+        }
+    }
+
+    async fn spawn_on(database: DatabaseUrl, dir: tempfile::TempDir) -> TestApp {
         if std::env::var_os("ROLLCALL_LOG").is_some() {
             rollcall::telemetry::init();
         }
-        let dir = tempfile::tempdir().unwrap();
-        let database = fresh_database(dir.path());
         let outbox = dir.path().join("outbox");
         let config = Config {
             database: database.clone(),
@@ -95,6 +111,7 @@ impl TestApp {
             pool,
             client,
             outbox,
+            database,
             _dir: dir,
         }
     }
@@ -397,6 +414,18 @@ impl TestApp {
         .await
     }
 
+    /// Removes every session's seat limits.
+    pub async fn lift_capacities(&self) {
+        use diesel::prelude::*;
+        use rollcall::db::schema::agenda_sessions;
+        self.db(|conn| {
+            Ok(diesel::update(agenda_sessions::table)
+                .set(agenda_sessions::capacity_offline.eq(None::<i32>))
+                .execute(conn)?)
+        })
+        .await;
+    }
+
     /// Opens every session's doors now (a wide grace period).
     pub async fn open_all_doors(&self) {
         use diesel::prelude::*;
@@ -407,5 +436,100 @@ impl TestApp {
                 .execute(conn)?)
         })
         .await;
+    }
+}
+
+/// (id, mode, status) and (participant id, mode, session slug) rows.
+type Person = (i32, String, String);
+type Record = (i32, String, Option<String>);
+
+impl TestApp {
+    pub async fn participant_id(&self, code: &str) -> Option<i32> {
+        use diesel::prelude::*;
+        use rollcall::db::schema::participants;
+        let code = code.to_string();
+        self.db(move |conn| {
+            Ok(participants::table
+                .filter(participants::checkin_code.eq(code))
+                .select(participants::id)
+                .first::<i32>(conn)
+                .optional()?)
+        })
+        .await
+    }
+
+    /// Attendance counted the plain way, row by row, to check the SQL
+    /// aggregates against: registered/attended totals and per-session counts.
+    pub async fn count_by_hand(&self) -> serde_json::Value {
+        use diesel::prelude::*;
+        use rollcall::db::schema::{agenda_sessions, attendance, participants};
+        use std::collections::{BTreeMap, HashSet};
+        let (people, records): (Vec<Person>, Vec<Record>) = self
+            .db(|conn| {
+                let people = participants::table
+                    .select((participants::id, participants::mode, participants::status))
+                    .load(conn)?;
+                let records = attendance::table
+                    .left_join(
+                        agenda_sessions::table
+                            .on(agenda_sessions::id.nullable().eq(attendance::session_id)),
+                    )
+                    .select((
+                        attendance::participant_id,
+                        attendance::mode,
+                        agenda_sessions::slug.nullable(),
+                    ))
+                    .load(conn)?;
+                Ok((people, records))
+            })
+            .await;
+        let live = |mode: &str| {
+            people
+                .iter()
+                .filter(|(_, m, s)| m == mode && s == "registered")
+                .count()
+        };
+        let in_person: HashSet<i32> = records
+            .iter()
+            .filter(|(_, m, _)| m == "offline")
+            .map(|(p, _, _)| *p)
+            .collect();
+        let anyone: HashSet<i32> = records.iter().map(|(p, _, _)| *p).collect();
+        let mut per_session: BTreeMap<String, BTreeMap<&str, i64>> = BTreeMap::new();
+        for (_, mode, slug) in &records {
+            if let Some(slug) = slug {
+                *per_session
+                    .entry(slug.clone())
+                    .or_default()
+                    .entry(if mode == "offline" {
+                        "offline"
+                    } else {
+                        "online"
+                    })
+                    .or_default() += 1;
+            }
+        }
+        let column = |mode: &str| -> serde_json::Map<String, serde_json::Value> {
+            ["keynote", "lab-tour", "members-meeting", "webinar"]
+                .iter()
+                .map(|slug| {
+                    (
+                        slug.to_string(),
+                        serde_json::json!(per_session
+                            .get(*slug)
+                            .and_then(|m| m.get(mode))
+                            .copied()
+                            .unwrap_or(0)),
+                    )
+                })
+                .collect()
+        };
+        serde_json::json!({
+            "registered": {"offline": live("offline"), "online": live("online"), "total": live("offline") + live("online")},
+            "attended": {"offline": in_person.len(), "online": anyone.len() - in_person.len(), "total": anyone.len()},
+            "cancelled": people.iter().filter(|(_, _, s)| s == "cancelled").count(),
+            "in_person": column("offline"),
+            "online": column("online"),
+        })
     }
 }

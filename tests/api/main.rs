@@ -10,5 +10,6 @@ mod browser;
 mod checkins;
 mod cli;
 mod health;
+mod live;
 mod personal;
 mod registration;

@@ -97,8 +97,8 @@ pub async fn undo(
         ));
     }
     let actor = caller.actor();
-    let slug = event.slug.clone();
-    db::run(&state.pool, move |conn| {
+    let (slug, event_id) = (event.slug.clone(), event.id);
+    let undone = db::run(&state.pool, move |conn| {
         let session = match form.session.as_str() {
             "" => None,
             slug => match db::events::find_session(conn, event.id, slug)? {
@@ -116,5 +116,8 @@ pub async fn undo(
         )
     })
     .await?;
+    if undone {
+        state.live.changed(event_id);
+    }
     Ok(see_other(format!("/admin/events/{slug}/checkins")))
 }

@@ -238,10 +238,13 @@ pub async fn update(
     })
     .await?;
     match outcome {
-        EditOutcome::Saved => Ok(see_other(format!(
-            "/admin/events/{}/participants",
-            event.slug
-        ))),
+        EditOutcome::Saved => {
+            state.live.changed(event.id);
+            Ok(see_other(format!(
+                "/admin/events/{}/participants",
+                event.slug
+            )))
+        }
         EditOutcome::EmailTaken => {
             errors.add(
                 "email",
@@ -292,10 +295,13 @@ pub async fn cancel(
         ));
     }
     let event_id = event.id;
-    db::run(&state.pool, move |conn| {
+    let cancelled = db::run(&state.pool, move |conn| {
         db::participants::cancel_by_id(conn, event_id, id, db::now_ms())
     })
     .await?;
+    if cancelled {
+        state.live.changed(event_id);
+    }
     Ok(see_other(format!(
         "/admin/events/{}/participants",
         event.slug

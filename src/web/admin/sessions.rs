@@ -224,7 +224,10 @@ async fn save(
     })
     .await?;
     match saved {
-        Ok(_) => Ok(see_other(format!("/admin/events/{}", event.slug))),
+        Ok(_) => {
+            state.live.changed(event.id);
+            Ok(see_other(format!("/admin/events/{}", event.slug)))
+        }
         Err(_) => {
             let mut errors = FieldErrors::default();
             errors.add(

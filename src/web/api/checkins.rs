@@ -6,7 +6,7 @@ use crate::auth::Permission;
 use crate::db::checkins::{self, CheckinRequest, Subject};
 use crate::db::events::{AgendaSession, Event};
 use crate::db::{self, DbConnection, DbError};
-use crate::domain::{CheckinCode, Country};
+use crate::domain::{CheckinCode, CheckinStatus, Country};
 use crate::timefmt;
 use crate::web::auth::ApiCaller;
 use crate::web::AppState;
@@ -116,6 +116,7 @@ pub async fn create(
                 "this token is limited to other sessions".into(),
             )));
         }
+        let event_id = event.id;
         let request = CheckinRequest {
             event,
             session,
@@ -125,9 +126,13 @@ pub async fn create(
             actor: caller.actor(),
             now: db::now_ms(),
         };
-        checkins::record_checkin(conn, &request).map(Ok)
+        checkins::record_checkin(conn, &request).map(|answer| Ok((event_id, answer)))
     })
     .await??;
+    let (event_id, answer) = answer;
+    if answer.status == CheckinStatus::Accepted {
+        state.live.changed(event_id);
+    }
     Ok(HttpResponse::Ok().json(answer))
 }
 
@@ -170,9 +175,13 @@ pub async fn undo(
             &caller.actor(),
             db::now_ms(),
         )
-        .map(Ok)
+        .map(|undone| Ok((event.id, undone)))
     })
     .await??;
+    let (event_id, undone) = undone;
+    if undone {
+        state.live.changed(event_id);
+    }
     Ok(HttpResponse::Ok().json(UndoAnswer { undone }))
 }
 

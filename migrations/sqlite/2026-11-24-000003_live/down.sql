@@ -1,0 +1,1 @@
+DROP INDEX attendance_event_time;

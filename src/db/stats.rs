@@ -1,0 +1,304 @@
+//! The one set of attendance numbers. The stats API, the live snapshot and
+//! the dashboard page all come from `event_stats`, so they can't disagree.
+//!
+//! Counting rules: "registered" counts live registrations by the mode they
+//! registered for. "attended" counts people, not scans: someone with any
+//! in-person record counts in person; someone who only joined online counts
+//! online; so offline + online = total.
+
+use super::schema::{agenda_sessions, attendance, participants};
+use super::{DbConnection, DbError};
+use crate::domain::Country;
+use crate::timefmt;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Text};
+use serde::{Deserialize, Serialize};
+
+pub const RECENT_CHECKINS: i64 = 20;
+pub const ARRIVAL_MINUTES: i64 = 60;
+const MINUTE_MS: i64 = 60_000;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModeTotals {
+    pub offline: i64,
+    pub online: i64,
+    pub total: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountryStats {
+    pub code: String,
+    pub name: String,
+    pub registered: i64,
+    pub attended_offline: i64,
+    pub attended_online: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionStats {
+    pub slug: String,
+    pub title: String,
+    pub starts_at: String,
+    pub in_person: i64,
+    pub online: i64,
+    /// Participants with the stream open now (filled in by the live hub).
+    pub watching_now: i64,
+    pub registered_offline: i64,
+    pub registered_online: i64,
+    pub capacity_offline: Option<i32>,
+    pub capacity_online: Option<i32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MinuteCount {
+    /// Start of the minute, RFC 3339 UTC.
+    pub minute: String,
+    pub count: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentCheckin {
+    pub name: String,
+    pub country: String,
+    pub session: Option<String>,
+    pub session_title: Option<String>,
+    pub door: Option<String>,
+    pub mode: String,
+    pub at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventStats {
+    pub event: String,
+    pub registered: ModeTotals,
+    pub attended: ModeTotals,
+    pub cancelled: i64,
+    pub by_country: Vec<CountryStats>,
+    pub by_session: Vec<SessionStats>,
+    pub arrivals_per_minute: Vec<MinuteCount>,
+    pub recent: Vec<RecentCheckin>,
+}
+
+/// One row of the participants grid: how many people of a country, mode
+/// and status, attending in person (1), only online (0) or not at all (-1).
+#[derive(QueryableByName)]
+struct GridRow {
+    #[diesel(sql_type = Text)]
+    country: String,
+    #[diesel(sql_type = Text)]
+    mode: String,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Integer)]
+    attended: i32,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn participant_grid(conn: &mut DbConnection, event_id: i32) -> Result<Vec<GridRow>, DbError> {
+    // `event_id` is an i32, formatted in: no text from outside reaches the SQL.
+    let sql = format!(
+        "SELECT p.country AS country, p.mode AS mode, p.status AS status, \
+                COALESCE(a.in_person, -1) AS attended, COUNT(*) AS n \
+         FROM participants p \
+         LEFT JOIN (SELECT participant_id, \
+                           MAX(CASE WHEN mode = 'offline' THEN 1 ELSE 0 END) AS in_person \
+                    FROM attendance WHERE event_id = {event_id} \
+                    GROUP BY participant_id) a ON a.participant_id = p.id \
+         WHERE p.event_id = {event_id} \
+         GROUP BY p.country, p.mode, p.status, COALESCE(a.in_person, -1)"
+    );
+    Ok(diesel::sql_query(sql).load(conn)?)
+}
+
+pub fn event_stats(
+    conn: &mut DbConnection,
+    event_id: i32,
+    event_slug: &str,
+    now_ms: i64,
+) -> Result<EventStats, DbError> {
+    let mut registered = ModeTotals::default();
+    let mut attended = ModeTotals::default();
+    let mut cancelled = 0;
+    let mut countries: Vec<CountryStats> = Vec::new();
+    for row in participant_grid(conn, event_id)? {
+        let index = match countries.iter().position(|c| c.code == row.country) {
+            Some(i) => i,
+            None => {
+                countries.push(CountryStats {
+                    name: Country::name_of(&row.country),
+                    code: row.country.clone(),
+                    registered: 0,
+                    attended_offline: 0,
+                    attended_online: 0,
+                });
+                countries.len() - 1
+            }
+        };
+        let country = &mut countries[index];
+        if row.status == "registered" {
+            country.registered += row.n;
+            registered.total += row.n;
+            if row.mode == "offline" {
+                registered.offline += row.n;
+            } else {
+                registered.online += row.n;
+            }
+        } else {
+            cancelled += row.n;
+        }
+        match row.attended {
+            1 => {
+                country.attended_offline += row.n;
+                attended.offline += row.n;
+                attended.total += row.n;
+            }
+            0 => {
+                country.attended_online += row.n;
+                attended.online += row.n;
+                attended.total += row.n;
+            }
+            _ => {}
+        }
+    }
+    countries.sort_by(|a, b| {
+        (b.attended_offline + b.attended_online, b.registered)
+            .cmp(&(a.attended_offline + a.attended_online, a.registered))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+
+    Ok(EventStats {
+        event: event_slug.to_string(),
+        registered,
+        attended,
+        cancelled,
+        by_country: countries,
+        by_session: session_stats(conn, event_id)?,
+        arrivals_per_minute: arrivals(conn, event_id, now_ms)?,
+        recent: recent(conn, event_id)?,
+    })
+}
+
+fn session_stats(conn: &mut DbConnection, event_id: i32) -> Result<Vec<SessionStats>, DbError> {
+    let sessions = super::events::sessions_of(conn, event_id)?;
+    let present: Vec<(Option<i32>, String, i64)> = attendance::table
+        .filter(attendance::event_id.eq(event_id))
+        .filter(attendance::session_id.is_not_null())
+        .group_by((attendance::session_id, attendance::mode))
+        .select((
+            attendance::session_id,
+            attendance::mode,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?;
+    let seats = super::events::seats_taken(conn, event_id)?;
+    let count = |id: i32, mode: &str| {
+        present
+            .iter()
+            .find(|(s, m, _)| *s == Some(id) && m == mode)
+            .map_or(0, |(_, _, n)| *n)
+    };
+    let seat = |id: i32, mode| {
+        seats
+            .iter()
+            .find(|(s, m, _)| *s == id && *m == mode)
+            .map_or(0, |(_, _, n)| *n)
+    };
+    use crate::domain::AttendanceMode::{Offline, Online};
+    Ok(sessions
+        .into_iter()
+        .map(|s| SessionStats {
+            in_person: count(s.id, "offline"),
+            online: count(s.id, "online"),
+            watching_now: 0,
+            registered_offline: seat(s.id, Offline),
+            registered_online: seat(s.id, Online),
+            starts_at: timefmt::rfc3339(s.starts_at),
+            slug: s.slug,
+            title: s.title,
+            capacity_offline: s.capacity_offline,
+            capacity_online: s.capacity_online,
+        })
+        .collect())
+}
+
+#[derive(QueryableByName)]
+struct MinuteRow {
+    #[diesel(sql_type = BigInt)]
+    minute: i64,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Check-ins per minute over the last hour, oldest first, zero-filled.
+fn arrivals(
+    conn: &mut DbConnection,
+    event_id: i32,
+    now_ms: i64,
+) -> Result<Vec<MinuteCount>, DbError> {
+    let this_minute = now_ms.div_euclid(MINUTE_MS);
+    let first = this_minute - (ARRIVAL_MINUTES - 1);
+    // Integers only are formatted into the SQL (diesel can't group by an expression).
+    let sql = format!(
+        "SELECT recorded_at / {MINUTE_MS} AS minute, COUNT(*) AS n FROM attendance \
+         WHERE event_id = {event_id} AND recorded_at >= {from} AND recorded_at < {until} \
+         GROUP BY recorded_at / {MINUTE_MS}",
+        from = first * MINUTE_MS,
+        until = (this_minute + 1) * MINUTE_MS,
+    );
+    let counted: Vec<MinuteRow> = diesel::sql_query(sql).load(conn)?;
+    Ok((first..=this_minute)
+        .map(|minute| MinuteCount {
+            minute: timefmt::rfc3339(minute * MINUTE_MS),
+            count: counted
+                .iter()
+                .find(|r| r.minute == minute)
+                .map_or(0, |r| r.n),
+        })
+        .collect())
+}
+
+/// A recent check-in as stored: the time still in milliseconds.
+#[derive(Queryable)]
+struct RecentRow {
+    name: String,
+    country: String,
+    session: Option<String>,
+    session_title: Option<String>,
+    door: Option<String>,
+    mode: String,
+    at: i64,
+}
+
+fn recent(conn: &mut DbConnection, event_id: i32) -> Result<Vec<RecentCheckin>, DbError> {
+    let rows: Vec<RecentRow> = attendance::table
+        .inner_join(participants::table)
+        .left_join(
+            agenda_sessions::table.on(agenda_sessions::id.nullable().eq(attendance::session_id)),
+        )
+        .filter(attendance::event_id.eq(event_id))
+        .order((attendance::recorded_at.desc(), attendance::id.desc()))
+        .limit(RECENT_CHECKINS)
+        .select((
+            participants::full_name,
+            participants::country,
+            agenda_sessions::slug.nullable(),
+            agenda_sessions::title.nullable(),
+            attendance::door,
+            attendance::mode,
+            attendance::recorded_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| RecentCheckin {
+            name: r.name,
+            country: r.country,
+            session: r.session,
+            session_title: r.session_title,
+            door: r.door,
+            mode: r.mode,
+            at: timefmt::rfc3339(r.at),
+        })
+        .collect())
+}

@@ -1,0 +1,60 @@
+//! PostgreSQL LISTEN: hears changes committed by any instance (their
+//! transactions NOTIFY `rollcall_live` with the event id) and tells the hub.
+
+use super::hub::{Changed, Hub};
+use actix::Addr;
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::Connection;
+use std::time::{Duration, Instant};
+
+pub const CHANNEL: &str = "rollcall_live";
+const POLL: Duration = Duration::from_millis(20);
+const PROBE: Duration = Duration::from_secs(5);
+
+/// A thread of its own: libpq's notification API is polled, and this keeps
+/// the polling off the async executor. It ends when the hub stops.
+pub fn spawn(url: String, hub: Addr<Hub>) {
+    let spawned = std::thread::Builder::new()
+        .name("rollcall-listen".into())
+        .spawn(move || {
+            while hub.connected() {
+                if let Err(error) = listen(&url, &hub) {
+                    tracing::warn!(%error, "live listener lost PostgreSQL; reconnecting");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "cannot start the live listener; other instances' changes will show within 15 s");
+    }
+}
+
+fn listen(url: &str, hub: &Addr<Hub>) -> Result<(), diesel::result::Error> {
+    let mut conn = PgConnection::establish(url).map_err(|e| {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::Unknown,
+            Box::new(e.to_string()),
+        )
+    })?;
+    conn.batch_execute(&format!("LISTEN {CHANNEL}"))?;
+    // Anything may have changed while we weren't listening.
+    hub.do_send(Changed { event_id: None });
+    let mut probed = Instant::now();
+    while hub.connected() {
+        for notification in conn.notifications_iter() {
+            let notification = notification?;
+            if let Ok(event_id) = notification.payload.parse::<i32>() {
+                hub.do_send(Changed {
+                    event_id: Some(event_id),
+                });
+            }
+        }
+        if probed.elapsed() >= PROBE {
+            conn.batch_execute("SELECT 1")?;
+            probed = Instant::now();
+        }
+        std::thread::sleep(POLL);
+    }
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! Live attendance: one hub per process that recomputes an event's numbers
+//! when they change (at most ten times a second), serialises each update
+//! once and pushes it to every dashboard socket of that event. On
+//! PostgreSQL a listener thread hears other instances' changes (NOTIFY).
+//!
+//! All of actix (actors) and actix-web-actors lives in this folder.
+
+mod hub;
+mod listener;
+pub mod protocol;
+mod socket;
+
+use crate::db::{DatabaseUrl, Pool};
+use actix::{Actor, Addr};
+use actix_web::{web, HttpRequest, HttpResponse};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use hub::Hub;
+
+/// The handle the web layer holds.
+#[derive(Clone)]
+pub struct Live {
+    hub: Addr<Hub>,
+}
+
+static NEXT_SOCKET: AtomicU64 = AtomicU64::new(1);
+
+impl Live {
+    /// Starts the hub (and on PostgreSQL the listener) in the current System.
+    pub fn start(pool: Pool, database: &DatabaseUrl) -> Live {
+        let hub = Hub::new(pool).start();
+        if let DatabaseUrl::Postgres(url) = database {
+            listener::spawn(url.clone(), hub.clone());
+        }
+        Live { hub }
+    }
+
+    /// Something at `event_id` changed: dashboards refresh within a tick.
+    pub fn changed(&self, event_id: i32) {
+        self.hub.do_send(hub::Changed {
+            event_id: Some(event_id),
+        });
+    }
+
+    /// Closes every dashboard socket with a reason (server shutting down).
+    pub fn shutdown(&self) {
+        self.hub.do_send(hub::Shutdown);
+    }
+
+    /// Upgrades an authorised request to a dashboard socket for the event.
+    pub fn websocket(
+        &self,
+        req: &HttpRequest,
+        stream: web::Payload,
+        event_id: i32,
+        event_slug: String,
+    ) -> Result<HttpResponse, actix_web::Error> {
+        let id = NEXT_SOCKET.fetch_add(1, Ordering::Relaxed);
+        socket::start(id, event_id, event_slug, self.hub.clone(), req, stream)
+    }
+}

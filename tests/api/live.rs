@@ -1,0 +1,455 @@
+use crate::helpers::*;
+use awc::ws::{Frame, Message};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+type Socket = actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>;
+
+async fn connect(app: &TestApp, token: Option<&str>, query: &str) -> Result<Socket, u16> {
+    let mut request = awc::Client::new().ws(app.url(&format!("/ws/events/{EVENT}/live{query}")));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    match request.connect().await {
+        Ok((_, socket)) => Ok(socket),
+        Err(awc::error::WsClientError::InvalidResponseStatus(status)) => Err(status.as_u16()),
+        Err(other) => panic!("handshake failed: {other}"),
+    }
+}
+
+/// The next JSON message, skipping pings; panics after `wait`.
+async fn next_json(socket: &mut Socket, wait: Duration) -> Value {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .expect("a message in time")
+            .expect("the socket stays open")
+            .expect("a valid frame");
+        match frame {
+            Frame::Text(bytes) => return serde_json::from_slice(&bytes).unwrap(),
+            Frame::Ping(bytes) => socket.send(Message::Pong(bytes)).await.unwrap(),
+            Frame::Close(reason) => panic!("closed: {reason:?}"),
+            _ => {}
+        }
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(5);
+
+/// The next update that carries attendance (a minute boundary may slide the
+/// arrivals chart in between).
+async fn update_with_attendance(socket: &mut Socket) -> Value {
+    loop {
+        let update = next_json(socket, WAIT).await;
+        assert_eq!(update["type"], "update");
+        if update.get("attended").is_some() {
+            return update;
+        }
+    }
+}
+
+async fn stats(app: &TestApp, token: &str) -> Value {
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v1/events/{EVENT}/stats")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    response.json().await.unwrap()
+}
+
+/// The snapshot without its envelope, comparable with the stats API.
+fn numbers(mut snapshot: Value) -> Value {
+    let object = snapshot.as_object_mut().unwrap();
+    object.remove("type");
+    object.remove("seq");
+    snapshot
+}
+
+#[actix_web::test]
+async fn sockets_without_the_right_credentials_are_refused_before_the_upgrade() {
+    let app = TestApp::spawn().await;
+    assert_eq!(connect(&app, None, "").await.err(), Some(401));
+    assert_eq!(
+        connect(&app, Some("rc_nonsense"), "").await.err(),
+        Some(401)
+    );
+    let door = app.create_token(EVENT, "door", &[]).await;
+    assert_eq!(connect(&app, Some(&door), "").await.err(), Some(403));
+    assert_eq!(
+        connect(&app, None, "?ticket=7.99999999999999.AAAA")
+            .await
+            .err(),
+        Some(401)
+    );
+}
+
+#[actix_web::test]
+async fn the_first_message_is_a_snapshot_equal_to_the_stats_api() {
+    let app = TestApp::spawn().await;
+    app.register_ok("ada@example.org", "offline", &["keynote"])
+        .await;
+    app.register_ok("bo@example.org", "online", &["webinar"])
+        .await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    app.scan(&door, json!({"code": app.code_of("ada@example.org").await, "session": "keynote", "door": "North"})).await;
+    let screen = app.create_token(EVENT, "dashboard", &[]).await;
+
+    let mut socket = connect(&app, Some(&screen), "").await.unwrap();
+    let snapshot = next_json(&mut socket, WAIT).await;
+    assert_eq!(snapshot["type"], "snapshot");
+    assert!(snapshot["seq"].is_u64());
+    assert_eq!(
+        snapshot["registered"],
+        json!({"offline": 1, "online": 1, "total": 2})
+    );
+    assert_eq!(
+        snapshot["attended"],
+        json!({"offline": 1, "online": 0, "total": 1})
+    );
+    assert_eq!(snapshot["recent"][0]["name"], "Ada Lovelace");
+    assert!(
+        snapshot["recent"][0].get("email").is_none()
+            && !snapshot.to_string().contains("ada@example.org")
+    );
+    assert_eq!(
+        snapshot["arrivals_per_minute"].as_array().unwrap().len(),
+        60
+    );
+    let keynote = snapshot["by_session"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["slug"] == "keynote")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            keynote["in_person"].as_i64(),
+            keynote["capacity_offline"].as_i64()
+        ),
+        (Some(1), Some(2))
+    );
+    assert_eq!(numbers(snapshot), stats(&app, &screen).await);
+}
+
+#[actix_web::test]
+async fn scans_and_undos_arrive_as_numbered_updates() {
+    let app = TestApp::spawn().await;
+    app.register_ok("ada@example.org", "offline", &["keynote"])
+        .await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    let organiser = app.create_token(EVENT, "organiser", &[]).await;
+    let mut socket = connect(&app, Some(&organiser), "").await.unwrap();
+    let snapshot = next_json(&mut socket, WAIT).await;
+    let seq = snapshot["seq"].as_u64().unwrap();
+
+    let (_, answer) = app
+        .scan(
+            &door,
+            json!({"code": app.code_of("ada@example.org").await, "session": "keynote"}),
+        )
+        .await;
+    let update = next_json(&mut socket, WAIT).await;
+    assert_eq!(update["type"], "update");
+    assert_eq!(
+        update["seq"].as_u64(),
+        Some(seq + 1),
+        "seq increases by one"
+    );
+    assert_eq!(update["attended"]["offline"], 1);
+    assert_eq!(update["by_country"][0]["code"], "GB");
+    assert_eq!(update["recent"][0]["name"], "Ada Lovelace");
+    assert!(update.get("registered").is_none(), "only what changed");
+
+    let undo = json!({"participant_id": answer["participant"]["id"], "session": "keynote"});
+    app.api_post(
+        &organiser,
+        &format!("/api/v1/events/{EVENT}/checkins/undo"),
+        undo,
+    )
+    .await;
+    let update = next_json(&mut socket, WAIT).await;
+    assert_eq!(update["seq"].as_u64(), Some(seq + 2));
+    assert_eq!(update["attended"]["total"], 0);
+
+    // A registration moves the registered totals too.
+    app.register_ok("cy@example.org", "online", &["webinar"])
+        .await;
+    let update = next_json(&mut socket, WAIT).await;
+    assert_eq!(update["seq"].as_u64(), Some(seq + 3));
+    assert_eq!(update["registered"]["online"], 1);
+}
+
+#[actix_web::test]
+async fn a_client_that_reconnects_or_asks_gets_a_fresh_snapshot() {
+    let app = TestApp::spawn().await;
+    app.register_ok("ada@example.org", "offline", &["keynote"])
+        .await;
+    let screen = app.create_token(EVENT, "dashboard", &[]).await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    let mut socket = connect(&app, Some(&screen), "").await.unwrap();
+    next_json(&mut socket, WAIT).await;
+    socket.send(Message::Close(None)).await.unwrap();
+
+    app.scan(
+        &door,
+        json!({"code": app.code_of("ada@example.org").await, "session": "keynote"}),
+    )
+    .await;
+    let mut again = connect(&app, Some(&screen), "").await.unwrap();
+    let snapshot = next_json(&mut again, WAIT).await;
+    assert_eq!(snapshot["type"], "snapshot");
+    assert_eq!(
+        snapshot["attended"]["total"], 1,
+        "the snapshot has what happened while away"
+    );
+
+    again
+        .send(Message::Text(r#"{"type":"resync"}"#.into()))
+        .await
+        .unwrap();
+    let resent = next_json(&mut again, WAIT).await;
+    assert_eq!(resent["type"], "snapshot");
+    assert_eq!(resent["seq"], snapshot["seq"]);
+}
+
+#[actix_web::test]
+async fn two_hundred_dashboards_all_see_one_scan() {
+    let app = TestApp::spawn().await;
+    app.register_ok("ada@example.org", "offline", &["keynote"])
+        .await;
+    let screen = app.create_token(EVENT, "dashboard", &[]).await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    let mut sockets = futures_util::future::join_all((0..200).map(|_| async {
+        let mut socket = connect(&app, Some(&screen), "").await.unwrap();
+        assert_eq!(next_json(&mut socket, WAIT).await["type"], "snapshot");
+        socket
+    }))
+    .await;
+    app.scan(
+        &door,
+        json!({"code": app.code_of("ada@example.org").await, "session": "keynote"}),
+    )
+    .await;
+    // The update that carries the scan (a minute boundary may slide the
+    // arrivals chart in between).
+    let updates =
+        futures_util::future::join_all(sockets.iter_mut().map(update_with_attendance)).await;
+    assert!(updates.iter().all(|u| u["attended"]["total"] == 1));
+    let seqs: std::collections::HashSet<_> = updates.iter().map(|u| u["seq"].as_u64()).collect();
+    assert_eq!(seqs.len(), 1, "everyone got the same update");
+}
+
+#[actix_web::test]
+async fn a_browser_with_a_device_token_opens_the_socket_with_a_ticket() {
+    let app = TestApp::spawn().await;
+    let screen = app.create_token(EVENT, "dashboard", &[]).await;
+    let (status, ticket) = app
+        .api_post(
+            &screen,
+            &format!("/api/v1/events/{EVENT}/live/ticket"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let ticket = ticket["ticket"].as_str().unwrap().to_string();
+    let mut socket = connect(&app, None, &format!("?ticket={ticket}"))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut socket, WAIT).await["type"], "snapshot");
+    let door = app.create_token(EVENT, "door", &[]).await;
+    let (status, _) = app
+        .api_post(
+            &door,
+            &format!("/api/v1/events/{EVENT}/live/ticket"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 403);
+}
+
+#[actix_web::test]
+async fn a_signed_in_organiser_connects_from_our_pages_but_not_from_another_site() {
+    let app = TestApp::spawn().await;
+    app.create_staff("olga", "organiser", None).await;
+    let signed_in = app.login("olga", PASSWORD).await;
+    let cookie = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("rollcall_session="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string();
+    let open = |origin: String| {
+        let request = awc::Client::new()
+            .ws(app.url(&format!("/ws/events/{EVENT}/live")))
+            .header("cookie", cookie.clone())
+            .origin(origin);
+        async move {
+            match request.connect().await {
+                Ok(_) => 101,
+                Err(awc::error::WsClientError::InvalidResponseStatus(status)) => status.as_u16(),
+                Err(other) => panic!("{other}"),
+            }
+        }
+    };
+    assert_eq!(open(app.address.clone()).await, 101, "from our own page");
+    assert_eq!(
+        open("https://evil.example".into()).await,
+        403,
+        "from another site"
+    );
+}
+
+/// Random scans, duplicates, undos and cancellations; then the snapshot, the
+/// stats API and a plain count of the database all agree.
+#[actix_web::test]
+async fn after_any_mix_of_changes_the_snapshot_equals_the_database() {
+    for seed in 1..=3 {
+        random_changes_then_compare(seed).await;
+    }
+}
+
+async fn random_changes_then_compare(seed: u64) {
+    use rand::{Rng, SeedableRng};
+    let app = TestApp::spawn().await;
+    app.open_all_doors().await;
+    app.lift_capacities().await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    let organiser = app.create_token(EVENT, "organiser", &[]).await;
+    let sessions = ["keynote", "lab-tour", "webinar"];
+    let mut people = Vec::new();
+    for i in 0..8 {
+        let email = format!("p{i}@example.org");
+        let mode = if i % 3 == 0 { "online" } else { "offline" };
+        let page = app.register_ok(&email, mode, &["keynote", "webinar"]).await;
+        people.push((email.clone(), app.code_of(&email).await, page));
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    for _ in 0..60 {
+        let (_, code, page) = &people[rng.random_range(0..people.len())];
+        let session = sessions[rng.random_range(0..sessions.len())];
+        match rng.random_range(0..10) {
+            0..=5 => {
+                app.scan(&door, json!({"code": code, "session": session}))
+                    .await;
+            }
+            6 => {
+                app.scan(&door, json!({"code": code})).await;
+            }
+            7 | 8 => {
+                let (_, answer) = app
+                    .scan(&door, json!({"code": "AAAAAAAAAAAAAAAAAAAAAAAAAA"}))
+                    .await;
+                assert_eq!(answer["reason"], "unknown_code");
+                if let Some(id) = app.participant_id(code).await {
+                    app.api_post(
+                        &organiser,
+                        &format!("/api/v1/events/{EVENT}/checkins/undo"),
+                        json!({"participant_id": id, "session": session}),
+                    )
+                    .await;
+                }
+            }
+            _ => {
+                // Already cancelled people are sent back to their page.
+                let (status, confirm) = app.get_html(&format!("{page}/cancel")).await;
+                if status == 200 {
+                    let token = attr(&confirm, "input[name=csrf_token]", "value").unwrap();
+                    app.post_form(&format!("{page}/cancel"), &[("csrf_token", token.as_str())])
+                        .await;
+                }
+            }
+        }
+    }
+    let screen = app.create_token(EVENT, "dashboard", &[]).await;
+    let mut socket = connect(&app, Some(&screen), "").await.unwrap();
+    let snapshot = next_json(&mut socket, WAIT).await;
+    let expected = app.count_by_hand().await;
+    assert_eq!(snapshot["attended"], expected["attended"]);
+    assert_eq!(snapshot["registered"], expected["registered"]);
+    assert_eq!(snapshot["cancelled"], expected["cancelled"]);
+    for session in snapshot["by_session"].as_array().unwrap() {
+        let slug = session["slug"].as_str().unwrap();
+        assert_eq!(session["in_person"], expected["in_person"][slug], "{slug}");
+        assert_eq!(session["online"], expected["online"][slug], "{slug}");
+    }
+    assert_eq!(numbers(snapshot), stats(&app, &screen).await);
+}
+
+#[actix_web::test]
+async fn the_dashboard_page_shows_the_numbers_without_javascript() {
+    let app = TestApp::spawn().await;
+    app.register_ok("ada@example.org", "offline", &["keynote"])
+        .await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    app.scan(
+        &door,
+        json!({"code": app.code_of("ada@example.org").await, "session": "keynote"}),
+    )
+    .await;
+    app.create_staff("olga", "organiser", None).await;
+    app.login("olga", PASSWORD).await;
+    let (status, page) = app.get_html(&format!("/admin/events/{EVENT}/live")).await;
+    assert_eq!(status, 200);
+    assert_eq!(text(&page, "#attended-total"), "1");
+    assert_eq!(text(&page, "#registered-total"), "1");
+    assert!(text(&page, "#countries").contains("United Kingdom"));
+    assert!(text(&page, "#recent").contains("Ada Lovelace"));
+    let (_, big) = app
+        .get_html(&format!("/admin/events/{EVENT}/live?screen=1"))
+        .await;
+    assert!(attr(&big, "body", "class").unwrap().contains("big-screen"));
+
+    let door_user = TestApp::spawn().await;
+    door_user.create_staff("d", "door", None).await;
+    door_user.login("d", PASSWORD).await;
+    assert_eq!(
+        door_user
+            .get(&format!("/admin/events/{EVENT}/live"))
+            .await
+            .status()
+            .as_u16(),
+        403
+    );
+    assert_eq!(
+        door_user
+            .get(&format!("/api/v1/events/{EVENT}/stats"))
+            .await
+            .status()
+            .as_u16(),
+        403
+    );
+}
+
+/// Two instances on one PostgreSQL database: a scan handled by one reaches
+/// a dashboard connected to the other (LISTEN/NOTIFY).
+#[actix_web::test]
+async fn on_postgres_a_scan_on_one_instance_reaches_a_dashboard_on_another() {
+    let app = TestApp::spawn().await;
+    let Some(other) = app.second_instance().await else {
+        eprintln!("SQLite runs one instance: the two-instance test runs in the PostgreSQL leg");
+        return;
+    };
+    app.register_ok("ada@example.org", "offline", &["keynote"])
+        .await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    let screen = app.create_token(EVENT, "dashboard", &[]).await;
+    let mut socket = connect(&other, Some(&screen), "").await.unwrap();
+    let snapshot = next_json(&mut socket, WAIT).await;
+    assert_eq!(snapshot["attended"]["total"], 0);
+    app.scan(
+        &door,
+        json!({"code": app.code_of("ada@example.org").await, "session": "keynote"}),
+    )
+    .await;
+    let update = next_json(&mut socket, Duration::from_secs(2)).await;
+    assert_eq!(update["attended"]["total"], 1);
+}
