@@ -44,7 +44,7 @@
     return svg;
   }
   function clock(iso) {
-    try { return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: TZ }); }
+    try { return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: TZ }); }
     catch (e) { return iso.slice(11, 16); }
   }
 

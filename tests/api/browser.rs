@@ -601,3 +601,56 @@ async fn a_door_device_set_up_from_its_link_scans_with_its_token() {
         .unwrap();
     wait_for_text(b, "#result-word", "Accepted").await;
 }
+
+#[actix_web::test]
+async fn the_dashboard_updates_without_a_reload_when_someone_is_scanned() {
+    let app = TestApp::spawn().await;
+    app.create_staff("olga", "organiser", None).await;
+    for (email, mode) in [
+        ("ada@example.org", "offline"),
+        ("bo@example.org", "offline"),
+        ("cy@example.org", "online"),
+    ] {
+        app.register_ok(email, mode, &["keynote"]).await;
+    }
+    let door = app.create_token(EVENT, "door", &[]).await;
+    app.scan(&door, serde_json::json!({"code": app.code_of("bo@example.org").await, "session": "keynote", "door": "North"}))
+        .await;
+    let Some(browser) = browser(DESKTOP).await else {
+        return;
+    };
+    let b = &browser;
+    sign_in(b, &app, "olga", &format!("/admin/events/{EVENT}/live")).await;
+    wait_for_text(b, "#conn", "Live").await;
+    assert_eq!(b.text_of("#attended-total").await, "1");
+    b.screenshot_full("dashboard-before", DESKTOP.0).await;
+
+    app.scan(&door, serde_json::json!({"code": app.code_of("ada@example.org").await, "session": "keynote", "door": "South"}))
+        .await;
+    wait_for_text(b, "#attended-total", "2").await;
+    assert!(b
+        .text_of("#recent")
+        .await
+        .starts_with(&b.text_of("#recent li").await));
+    assert!(b.text_of("#recent li").await.contains("Ada Lovelace"));
+    assert!(b.text_of("#sessions").await.contains("2 / 2"));
+    b.screenshot_full("dashboard-after", DESKTOP.0).await;
+
+    // The hall screen: big type, signed in by a dashboard token in its link.
+    let screen = app.create_token(EVENT, "dashboard", &[]).await;
+    b.client.set_window_size(1920, 1080).await.unwrap();
+    b.client
+        .goto(&app.url(&format!("/screen/{EVENT}#token={screen}")))
+        .await
+        .unwrap();
+    wait_for_text(b, "#conn", "Live").await;
+    assert_eq!(b.text_of("#attended-total").await, "2");
+    // The keynote's two seats are taken: Cy is counted at the venue entrance.
+    app.scan(
+        &door,
+        serde_json::json!({"code": app.code_of("cy@example.org").await, "door": "North"}),
+    )
+    .await;
+    wait_for_text(b, "#attended-total", "3").await;
+    b.screenshot("dashboard-big-screen").await;
+}

@@ -20,6 +20,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub outbox: PathBuf,
     pub database: DatabaseUrl,
+    pub live: rollcall::live::Live,
     _dir: tempfile::TempDir,
 }
 
@@ -100,6 +101,7 @@ impl TestApp {
         let app = Application::build(config).await.expect("the app starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let pool = app.pool().clone();
+        let live = app.state().live.clone();
         actix_web::rt::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
             .cookie_store(true)
@@ -112,6 +114,7 @@ impl TestApp {
             client,
             outbox,
             database,
+            live,
             _dir: dir,
         }
     }

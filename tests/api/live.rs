@@ -453,3 +453,23 @@ async fn on_postgres_a_scan_on_one_instance_reaches_a_dashboard_on_another() {
     let update = next_json(&mut socket, Duration::from_secs(2)).await;
     assert_eq!(update["attended"]["total"], 1);
 }
+
+#[actix_web::test]
+async fn shutting_down_closes_dashboards_with_a_reason() {
+    let app = TestApp::spawn().await;
+    let screen = app.create_token(EVENT, "dashboard", &[]).await;
+    let mut socket = connect(&app, Some(&screen), "").await.unwrap();
+    next_json(&mut socket, WAIT).await;
+    app.live.shutdown();
+    let frame = tokio::time::timeout(WAIT, socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    match frame {
+        Frame::Close(Some(reason)) => {
+            assert_eq!(reason.description.as_deref(), Some("server shutting down"))
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+}
