@@ -54,9 +54,24 @@ pub struct AgendaSession {
     pub capacity_online: Option<i32>,
     pub stream_url: Option<String>,
     pub members_only: bool,
+    pub join_opens_minutes: i32,
+    pub join_closes_minutes: i32,
+    pub online_min_minutes: i32,
 }
 
 impl AgendaSession {
+    /// When join links for this session work: [opens, closes] in epoch ms.
+    pub fn join_window(&self) -> (i64, i64) {
+        (
+            self.starts_at - i64::from(self.join_opens_minutes) * 60_000,
+            self.ends_at + i64::from(self.join_closes_minutes) * 60_000,
+        )
+    }
+
+    pub fn is_online(&self) -> bool {
+        self.format() != SessionFormat::InPerson && self.stream_url.is_some()
+    }
+
     pub fn format(&self) -> SessionFormat {
         // The column is CHECK-constrained to the three stored names.
         SessionFormat::parse(&self.format).unwrap_or(SessionFormat::Hybrid)
@@ -278,6 +293,9 @@ fn save_session_row(
         agenda_sessions::capacity_online.eq(session.capacity_online),
         agenda_sessions::stream_url.eq(session.stream_url.as_deref()),
         agenda_sessions::members_only.eq(session.members_only),
+        agenda_sessions::join_opens_minutes.eq(session.join_opens_minutes),
+        agenda_sessions::join_closes_minutes.eq(session.join_closes_minutes),
+        agenda_sessions::online_min_minutes.eq(session.online_min_minutes),
     );
     match id {
         Some(id) => Ok(unique_violation(

@@ -4,6 +4,7 @@
 pub mod attendance;
 pub mod checkins;
 pub mod events;
+pub mod online;
 pub mod participants;
 pub mod schema;
 pub mod secrets;

@@ -38,6 +38,19 @@ diesel::table! {
         capacity_online -> Nullable<Integer>,
         stream_url -> Nullable<Text>,
         members_only -> Bool,
+        join_opens_minutes -> Integer,
+        join_closes_minutes -> Integer,
+        online_min_minutes -> Integer,
+    }
+}
+
+diesel::table! {
+    watching (participant_id, session_id) {
+        participant_id -> Integer,
+        session_id -> Integer,
+        event_id -> Integer,
+        seconds_watched -> BigInt,
+        last_seen -> BigInt,
     }
 }
 
@@ -149,4 +162,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     device_tokens,
     device_token_sessions,
     checkin_log,
+    watching,
 );

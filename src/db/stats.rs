@@ -4,7 +4,8 @@
 //! Counting rules: "registered" counts live registrations by the mode they
 //! registered for. "attended" counts people, not scans: someone with any
 //! in-person record counts in person; someone who only joined online counts
-//! online; so offline + online = total.
+//! online; so offline + online = total. An online join counts as attended
+//! once the session's minimum minutes have been watched (0: at once).
 
 use super::schema::{agenda_sessions, attendance, participants};
 use super::{DbConnection, DbError};
@@ -40,9 +41,14 @@ pub struct SessionStats {
     pub title: String,
     pub starts_at: String,
     pub in_person: i64,
+    /// Online participants who count as attended (the minimum-minutes rule).
     pub online: i64,
-    /// Participants with the stream open now (filled in by the live hub).
+    /// Everyone who used the join link, whether or not they watched enough.
+    pub online_joined: i64,
+    /// Participants with the watch page open now.
     pub watching_now: i64,
+    pub minutes_watched: i64,
+    pub online_min_minutes: i32,
     pub registered_offline: i64,
     pub registered_online: i64,
     pub capacity_offline: Option<i32>,
@@ -79,6 +85,14 @@ pub struct EventStats {
     pub recent: Vec<RecentCheckin>,
 }
 
+/// Joins that let `COUNTED` see a record's session and watched time.
+const COUNTED_ONLINE_JOIN: &str = "LEFT JOIN agenda_sessions s ON s.id = a.session_id \
+     LEFT JOIN watching w ON w.participant_id = a.participant_id AND w.session_id = a.session_id";
+/// Whether an attendance record counts: in person always; online once the
+/// session's minimum minutes are watched.
+const COUNTED: &str = "(a.mode = 'offline' OR s.online_min_minutes = 0 \
+     OR COALESCE(w.seconds_watched, 0) >= s.online_min_minutes * 60)";
+
 /// One row of the participants grid: how many people of a country, mode
 /// and status, attending in person (1), only online (0) or not at all (-1).
 #[derive(QueryableByName)]
@@ -101,10 +115,11 @@ fn participant_grid(conn: &mut DbConnection, event_id: i32) -> Result<Vec<GridRo
         "SELECT p.country AS country, p.mode AS mode, p.status AS status, \
                 COALESCE(a.in_person, -1) AS attended, COUNT(*) AS n \
          FROM participants p \
-         LEFT JOIN (SELECT participant_id, \
-                           MAX(CASE WHEN mode = 'offline' THEN 1 ELSE 0 END) AS in_person \
-                    FROM attendance WHERE event_id = {event_id} \
-                    GROUP BY participant_id) a ON a.participant_id = p.id \
+         LEFT JOIN (SELECT a.participant_id, \
+                           MAX(CASE WHEN a.mode = 'offline' THEN 1 ELSE 0 END) AS in_person \
+                    FROM attendance a {COUNTED_ONLINE_JOIN} \
+                    WHERE a.event_id = {event_id} AND {COUNTED} \
+                    GROUP BY a.participant_id) a ON a.participant_id = p.id \
          WHERE p.event_id = {event_id} \
          GROUP BY p.country, p.mode, p.status, COALESCE(a.in_person, -1)"
     );
@@ -173,31 +188,61 @@ pub fn event_stats(
         attended,
         cancelled,
         by_country: countries,
-        by_session: session_stats(conn, event_id)?,
+        by_session: session_stats(conn, event_id, now_ms)?,
         arrivals_per_minute: arrivals(conn, event_id, now_ms)?,
         recent: recent(conn, event_id)?,
     })
 }
 
-fn session_stats(conn: &mut DbConnection, event_id: i32) -> Result<Vec<SessionStats>, DbError> {
+#[derive(QueryableByName)]
+struct SessionCounts {
+    #[diesel(sql_type = Integer)]
+    session_id: i32,
+    #[diesel(sql_type = BigInt)]
+    in_person: i64,
+    #[diesel(sql_type = BigInt)]
+    online_joined: i64,
+    #[diesel(sql_type = BigInt)]
+    online: i64,
+}
+
+#[derive(QueryableByName)]
+struct WatchCounts {
+    #[diesel(sql_type = Integer)]
+    session_id: i32,
+    #[diesel(sql_type = BigInt)]
+    watching_now: i64,
+    #[diesel(sql_type = BigInt)]
+    seconds: i64,
+}
+
+fn session_stats(
+    conn: &mut DbConnection,
+    event_id: i32,
+    now_ms: i64,
+) -> Result<Vec<SessionStats>, DbError> {
     let sessions = super::events::sessions_of(conn, event_id)?;
-    let present: Vec<(Option<i32>, String, i64)> = attendance::table
-        .filter(attendance::event_id.eq(event_id))
-        .filter(attendance::session_id.is_not_null())
-        .group_by((attendance::session_id, attendance::mode))
-        .select((
-            attendance::session_id,
-            attendance::mode,
-            diesel::dsl::count_star(),
-        ))
-        .load(conn)?;
+    let counts: Vec<SessionCounts> = diesel::sql_query(format!(
+        "SELECT a.session_id AS session_id, \
+                SUM(CASE WHEN a.mode = 'offline' THEN 1 ELSE 0 END) AS in_person, \
+                SUM(CASE WHEN a.mode = 'online' THEN 1 ELSE 0 END) AS online_joined, \
+                SUM(CASE WHEN a.mode = 'online' AND {COUNTED} THEN 1 ELSE 0 END) AS online \
+         FROM attendance a {COUNTED_ONLINE_JOIN} \
+         WHERE a.event_id = {event_id} AND a.session_id IS NOT NULL \
+         GROUP BY a.session_id"
+    ))
+    .load(conn)?;
+    let watch: Vec<WatchCounts> = diesel::sql_query(format!(
+        "SELECT session_id, \
+                SUM(CASE WHEN last_seen >= {cut} THEN 1 ELSE 0 END) AS watching_now, \
+                CAST(SUM(seconds_watched) AS BIGINT) AS seconds \
+         FROM watching WHERE event_id = {event_id} GROUP BY session_id",
+        cut = now_ms - super::online::PRESENCE_WINDOW_MS,
+    ))
+    .load(conn)?;
     let seats = super::events::seats_taken(conn, event_id)?;
-    let count = |id: i32, mode: &str| {
-        present
-            .iter()
-            .find(|(s, m, _)| *s == Some(id) && m == mode)
-            .map_or(0, |(_, _, n)| *n)
-    };
+    let counted = |id: i32| counts.iter().find(|c| c.session_id == id);
+    let watched = |id: i32| watch.iter().find(|w| w.session_id == id);
     let seat = |id: i32, mode| {
         seats
             .iter()
@@ -208,9 +253,12 @@ fn session_stats(conn: &mut DbConnection, event_id: i32) -> Result<Vec<SessionSt
     Ok(sessions
         .into_iter()
         .map(|s| SessionStats {
-            in_person: count(s.id, "offline"),
-            online: count(s.id, "online"),
-            watching_now: 0,
+            in_person: counted(s.id).map_or(0, |c| c.in_person),
+            online: counted(s.id).map_or(0, |c| c.online),
+            online_joined: counted(s.id).map_or(0, |c| c.online_joined),
+            watching_now: watched(s.id).map_or(0, |w| w.watching_now),
+            minutes_watched: watched(s.id).map_or(0, |w| w.seconds / 60),
+            online_min_minutes: s.online_min_minutes,
             registered_offline: seat(s.id, Offline),
             registered_online: seat(s.id, Online),
             starts_at: timefmt::rfc3339(s.starts_at),

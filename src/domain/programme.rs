@@ -197,6 +197,9 @@ pub struct SessionForm {
     pub capacity_online: String,
     pub stream_url: String,
     pub members_only: Option<String>,
+    pub join_opens_minutes: String,
+    pub join_closes_minutes: String,
+    pub online_min_minutes: String,
     pub csrf_token: String,
 }
 
@@ -213,6 +216,21 @@ pub struct ValidSession {
     pub capacity_online: Option<i32>,
     pub stream_url: Option<String>,
     pub members_only: bool,
+    pub join_opens_minutes: i32,
+    pub join_closes_minutes: i32,
+    pub online_min_minutes: i32,
+}
+
+/// Whole minutes from 0 to a day; empty means `default`.
+fn parse_minutes(raw: &str, default: i32) -> Result<i32, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(default);
+    }
+    raw.parse::<i32>()
+        .ok()
+        .filter(|m| (0..=24 * 60).contains(m))
+        .ok_or_else(|| "Enter whole minutes from 0 to 1440.".into())
 }
 
 impl SessionForm {
@@ -261,42 +279,41 @@ impl SessionForm {
                 );
             }
         }
-        match (
-            slug,
-            title,
-            description,
-            room,
-            starts_at,
-            ends_at,
-            format,
-            capacity_offline,
-            capacity_online,
-            stream_url,
-        ) {
-            (
-                Some(slug),
-                Some(title),
-                Some(description),
-                Some(room),
-                Some(starts_at),
-                Some(ends_at),
-                Some(format),
-                Some(capacity_offline),
-                Some(capacity_online),
-                Some(stream_url),
-            ) if errors.is_empty() => Ok(ValidSession {
-                slug,
-                title,
-                description,
-                room,
-                starts_at,
-                ends_at,
-                format,
-                capacity_offline,
-                capacity_online,
-                stream_url,
+        let join_opens = check_field(
+            &mut errors,
+            "join_opens_minutes",
+            parse_minutes(&self.join_opens_minutes, 15),
+        );
+        let join_closes = check_field(
+            &mut errors,
+            "join_closes_minutes",
+            parse_minutes(&self.join_closes_minutes, 0),
+        );
+        let min_minutes = check_field(
+            &mut errors,
+            "online_min_minutes",
+            parse_minutes(&self.online_min_minutes, 0),
+        );
+        let valid = (|| {
+            Some(ValidSession {
+                slug: slug?,
+                title: title?,
+                description: description?,
+                room: room?,
+                starts_at: starts_at?,
+                ends_at: ends_at?,
+                format: format?,
+                capacity_offline: capacity_offline?,
+                capacity_online: capacity_online?,
+                stream_url: stream_url?,
                 members_only: self.members_only.as_deref().is_some_and(|v| !v.is_empty()),
-            }),
+                join_opens_minutes: join_opens?,
+                join_closes_minutes: join_closes?,
+                online_min_minutes: min_minutes?,
+            })
+        })();
+        match valid {
+            Some(valid) if errors.is_empty() => Ok(valid),
             _ => Err(errors),
         }
     }

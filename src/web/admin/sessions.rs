@@ -102,6 +102,9 @@ pub async fn new(
         starts_at: local_input_value(event.starts_at, tz),
         ends_at: local_input_value(event.starts_at + 3_600_000, tz),
         format: "hybrid".into(),
+        join_opens_minutes: "15".into(),
+        join_closes_minutes: "0".into(),
+        online_min_minutes: "0".into(),
         ..Default::default()
     };
     page(
@@ -143,6 +146,9 @@ pub async fn edit(
             .unwrap_or_default(),
         stream_url: session.stream_url.clone().unwrap_or_default(),
         members_only: session.members_only.then(|| "yes".to_string()),
+        join_opens_minutes: session.join_opens_minutes.to_string(),
+        join_closes_minutes: session.join_closes_minutes.to_string(),
+        online_min_minutes: session.online_min_minutes.to_string(),
         format: session.format,
         slug: session.slug,
         title: session.title,

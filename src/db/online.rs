@@ -1,0 +1,193 @@
+//! Online attendance: join links and who is watching a session's stream.
+
+use super::events::AgendaSession;
+use super::schema::{
+    agenda_sessions, attendance, events, participant_sessions, participants, watching,
+};
+use super::{DbConnection, DbError};
+use crate::domain::{AttendanceMode, AttendanceSource, PageToken};
+use crate::with_backend;
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+
+/// Someone seen on a watch page within this long counts as watching now.
+pub const PRESENCE_WINDOW_MS: i64 = 20_000;
+
+/// A participant and one session of their event, found from the personal
+/// token and the session slug in one indexed query.
+pub struct JoinContext {
+    pub participant_id: i32,
+    pub event_id: i32,
+    pub cancelled: bool,
+    pub registered_for_session: bool,
+    pub session: AgendaSession,
+    pub timezone: String,
+}
+
+pub fn join_context(
+    conn: &mut DbConnection,
+    token: &PageToken,
+    slug: &str,
+) -> Result<Option<JoinContext>, DbError> {
+    let found: Option<(i32, i32, String, AgendaSession, Option<i32>, String)> = participants::table
+        .inner_join(events::table)
+        .inner_join(agenda_sessions::table.on(agenda_sessions::event_id.eq(participants::event_id)))
+        .left_join(
+            participant_sessions::table.on(participant_sessions::participant_id
+                .eq(participants::id)
+                .and(participant_sessions::session_id.eq(agenda_sessions::id))),
+        )
+        .filter(participants::page_token.eq(token.as_str()))
+        .filter(agenda_sessions::slug.eq(slug))
+        .select((
+            participants::id,
+            participants::event_id,
+            participants::status,
+            AgendaSession::as_select(),
+            participant_sessions::session_id.nullable(),
+            events::timezone,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(found.map(
+        |(participant_id, event_id, status, session, registered, timezone)| JoinContext {
+            participant_id,
+            event_id,
+            cancelled: status == "cancelled",
+            registered_for_session: registered.is_some(),
+            session,
+            timezone,
+        },
+    ))
+}
+
+pub enum JoinOutcome {
+    /// Recorded (or already recorded): send them to the stream.
+    Joined {
+        stream_url: String,
+        event_id: i32,
+        newly_counted: bool,
+    },
+    /// Outside the joining window; nothing recorded.
+    NotOpen {
+        opens_at: i64,
+        closes_at: i64,
+    },
+    NotRegistered,
+    Cancelled,
+    /// The session has no stream (in person only).
+    NoStream,
+}
+
+/// The join link: records online attendance once and says where the stream
+/// is. An existing record (even in person) is left as it is.
+pub fn record_join(
+    conn: &mut DbConnection,
+    context: &JoinContext,
+    now: i64,
+) -> Result<JoinOutcome, DbError> {
+    if context.cancelled {
+        return Ok(JoinOutcome::Cancelled);
+    }
+    if !context.registered_for_session {
+        return Ok(JoinOutcome::NotRegistered);
+    }
+    let Some(stream_url) = context
+        .session
+        .stream_url
+        .clone()
+        .filter(|_| context.session.is_online())
+    else {
+        return Ok(JoinOutcome::NoStream);
+    };
+    let (opens_at, closes_at) = context.session.join_window();
+    if now < opens_at || now > closes_at {
+        return Ok(JoinOutcome::NotOpen {
+            opens_at,
+            closes_at,
+        });
+    }
+    let row = (
+        attendance::event_id.eq(context.event_id),
+        attendance::participant_id.eq(context.participant_id),
+        attendance::session_id.eq(Some(context.session.id)),
+        attendance::mode.eq(AttendanceMode::Online.as_str()),
+        attendance::source.eq(AttendanceSource::JoinLink.as_str()),
+        attendance::recorded_at.eq(now),
+    );
+    let inserted = with_backend!(conn, |c| diesel::insert_into(attendance::table)
+        .values(row.clone())
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    if inserted == 1 {
+        super::notify_live(conn, context.event_id)?;
+    }
+    Ok(JoinOutcome::Joined {
+        stream_url,
+        event_id: context.event_id,
+        newly_counted: inserted == 1,
+    })
+}
+
+/// Time a participant spent on a session's watch page since the last flush.
+pub struct Watched {
+    pub participant_id: i32,
+    pub session_id: i32,
+    pub event_id: i32,
+    pub seconds: i64,
+}
+
+/// Adds watched time and marks these participants as seen now, in one
+/// transaction (the hub flushes every few seconds, not per heartbeat).
+pub fn record_watching(
+    conn: &mut DbConnection,
+    watched: &[Watched],
+    now: i64,
+) -> Result<(), DbError> {
+    conn.transaction(|conn| {
+        for w in watched {
+            with_backend!(conn, |c| diesel::insert_into(watching::table)
+                .values((
+                    watching::participant_id.eq(w.participant_id),
+                    watching::session_id.eq(w.session_id),
+                    watching::event_id.eq(w.event_id),
+                    watching::seconds_watched.eq(w.seconds),
+                    watching::last_seen.eq(now),
+                ))
+                .on_conflict((watching::participant_id, watching::session_id))
+                .do_update()
+                .set((
+                    watching::seconds_watched
+                        .eq(watching::seconds_watched + excluded(watching::seconds_watched)),
+                    watching::last_seen.eq(excluded(watching::last_seen)),
+                ))
+                .execute(c))?;
+        }
+        let mut events: Vec<i32> = watched.iter().map(|w| w.event_id).collect();
+        events.sort_unstable();
+        events.dedup();
+        for event_id in events {
+            super::notify_live(conn, event_id)?;
+        }
+        Ok(())
+    })
+}
+
+/// Counts a participant out at once when their last watch tab closes.
+pub fn left(
+    conn: &mut DbConnection,
+    participant_id: i32,
+    session_id: i32,
+    event_id: i32,
+    now: i64,
+) -> Result<(), DbError> {
+    diesel::update(
+        watching::table
+            .filter(watching::participant_id.eq(participant_id))
+            .filter(watching::session_id.eq(session_id)),
+    )
+    .set(watching::last_seen.eq(now - PRESENCE_WINDOW_MS - 1))
+    .execute(conn)?;
+    super::notify_live(conn, event_id)?;
+    Ok(())
+}
