@@ -1,9 +1,7 @@
 //! Online attendance: join links and who is watching a session's stream.
 
 use super::events::AgendaSession;
-use super::schema::{
-    agenda_sessions, attendance, events, participant_sessions, participants, watching,
-};
+use super::schema::{agenda_sessions, events, participant_sessions, participants, watching};
 use super::{DbConnection, DbError};
 use crate::domain::{AttendanceMode, AttendanceSource, PageToken};
 use crate::with_backend;
@@ -107,25 +105,26 @@ pub fn record_join(
             closes_at,
         });
     }
-    let row = (
-        attendance::event_id.eq(context.event_id),
-        attendance::participant_id.eq(context.participant_id),
-        attendance::session_id.eq(Some(context.session.id)),
-        attendance::mode.eq(AttendanceMode::Online.as_str()),
-        attendance::source.eq(AttendanceSource::JoinLink.as_str()),
-        attendance::recorded_at.eq(now),
-    );
-    let inserted = with_backend!(conn, |c| diesel::insert_into(attendance::table)
-        .values(row.clone())
-        .on_conflict_do_nothing()
-        .execute(c))?;
-    if inserted == 1 {
+    let counted = super::attendance::record(
+        conn,
+        &super::attendance::NewAttendance {
+            event_id: context.event_id,
+            participant_id: context.participant_id,
+            session_id: Some(context.session.id),
+            mode: AttendanceMode::Online,
+            source: AttendanceSource::JoinLink,
+            door: None,
+            recorded_by: None,
+            recorded_at: now,
+        },
+    )?;
+    if counted {
         super::notify_live(conn, context.event_id)?;
     }
     Ok(JoinOutcome::Joined {
         stream_url,
         event_id: context.event_id,
-        newly_counted: inserted == 1,
+        newly_counted: counted,
     })
 }
 

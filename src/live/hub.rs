@@ -2,6 +2,7 @@
 //! stale, and the 100 ms tick that recomputes and pushes them. No business
 //! logic here: the numbers come from `db::stats::event_stats`.
 
+use super::presence::{self, Presence, WatchStart, WatchStop};
 use super::protocol::{self, Diff};
 use crate::db::stats::EventStats;
 use crate::db::{self, Pool};
@@ -81,6 +82,7 @@ struct Feed {
 pub struct Hub {
     pool: Pool,
     feeds: HashMap<i32, Feed>,
+    presence: Presence,
 }
 
 impl Hub {
@@ -88,7 +90,12 @@ impl Hub {
         Hub {
             pool,
             feeds: HashMap::new(),
+            presence: Presence::default(),
         }
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
     }
 
     fn tick(&mut self, ctx: &mut Context<Self>) {
@@ -189,6 +196,10 @@ impl Actor for Hub {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.run_interval(TICK, |hub, ctx| hub.tick(ctx));
+        ctx.run_interval(presence::FLUSH, |hub, ctx| {
+            let watched = hub.presence.flush();
+            presence::write(hub, ctx, watched, false);
+        });
     }
 }
 
@@ -263,5 +274,23 @@ impl Handler<Shutdown> for Hub {
             }
         }
         self.feeds.clear();
+    }
+}
+
+impl Handler<WatchStart> for Hub {
+    type Result = ();
+    fn handle(&mut self, msg: WatchStart, ctx: &mut Context<Self>) {
+        if let Some(first) = self.presence.start(msg) {
+            presence::write(self, ctx, vec![first], false);
+        }
+    }
+}
+
+impl Handler<WatchStop> for Hub {
+    type Result = ();
+    fn handle(&mut self, msg: WatchStop, ctx: &mut Context<Self>) {
+        if let Some(last) = self.presence.stop(msg) {
+            presence::write(self, ctx, vec![last], true);
+        }
     }
 }

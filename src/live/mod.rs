@@ -7,8 +7,10 @@
 
 mod hub;
 mod listener;
+mod presence;
 pub mod protocol;
 mod socket;
+mod watch_socket;
 
 use crate::db::{DatabaseUrl, Pool};
 use actix::{Actor, Addr};
@@ -45,6 +47,28 @@ impl Live {
     /// Closes every dashboard socket with a reason (server shutting down).
     pub fn shutdown(&self) {
         self.hub.do_send(hub::Shutdown);
+    }
+
+    /// Upgrades a participant's watch page to a presence socket: they count
+    /// as watching the session while it is open.
+    pub fn watch_socket(
+        &self,
+        req: &HttpRequest,
+        stream: web::Payload,
+        participant_id: i32,
+        session_id: i32,
+        event_id: i32,
+    ) -> Result<HttpResponse, actix_web::Error> {
+        let id = NEXT_SOCKET.fetch_add(1, Ordering::Relaxed);
+        watch_socket::start(
+            id,
+            participant_id,
+            session_id,
+            event_id,
+            self.hub.clone(),
+            req,
+            stream,
+        )
     }
 
     /// Upgrades an authorised request to a dashboard socket for the event.

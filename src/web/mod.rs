@@ -9,6 +9,7 @@ pub mod error;
 
 mod health;
 mod live;
+mod online;
 mod pages;
 mod personal;
 mod registration;
@@ -77,6 +78,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .route("/r/{token}/calendar.ics", web::get().to(personal::calendar))
                 .route("/r/{token}/cancel", web::get().to(personal::confirm_cancel))
                 .route("/r/{token}/cancel", web::post().to(personal::cancel))
+                .route("/r/{token}/join/{session}", web::get().to(online::join))
+                .route("/r/{token}/watch/{session}", web::get().to(online::watch))
+                .route(
+                    "/ws/watch/{token}/{session}",
+                    web::get().to(online::presence),
+                )
                 .route("/ws/events/{event}/live", web::get().to(live::socket))
                 .route("/screen/{event}", web::get().to(live::hall_screen))
                 .route("/scan/{event}", web::get().to(scan::staff_page))
@@ -157,10 +164,17 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 /// The request path with secrets masked, for access logs.
 fn route_shape(path: &str) -> String {
-    match path.strip_prefix("/r/") {
-        Some(rest) => match rest.split_once('/') {
-            Some((_, tail)) => format!("/r/…/{tail}"),
-            None => "/r/…".to_string(),
+    let masked = path
+        .strip_prefix("/r/")
+        .map(|rest| ("/r/", rest))
+        .or_else(|| {
+            path.strip_prefix("/ws/watch/")
+                .map(|rest| ("/ws/watch/", rest))
+        });
+    match masked {
+        Some((prefix, rest)) => match rest.split_once('/') {
+            Some((_, tail)) => format!("{prefix}…/{tail}"),
+            None => format!("{prefix}…"),
         },
         None => path.chars().take(200).collect(),
     }
@@ -200,5 +214,9 @@ mod tests {
         assert_eq!(super::route_shape("/r/SECRET/qr.png"), "/r/…/qr.png");
         assert_eq!(super::route_shape("/r/SECRET"), "/r/…");
         assert_eq!(super::route_shape("/events/x"), "/events/x");
+        assert_eq!(
+            super::route_shape("/ws/watch/SECRET/keynote"),
+            "/ws/watch/…/keynote"
+        );
     }
 }

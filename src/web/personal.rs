@@ -34,6 +34,9 @@ fn live_code(view: &PersonalView) -> Result<CheckinCode, AppError> {
 }
 
 pub struct PersonalSession {
+    pub slug: String,
+    /// Has a stream this person may join (online or hybrid, not cancelled).
+    pub joinable: bool,
     pub title: String,
     pub time: String,
     pub room: String,
@@ -90,6 +93,8 @@ pub async fn show(
             .sessions
             .iter()
             .map(|(s, seat)| PersonalSession {
+                slug: s.slug.clone(),
+                joinable: s.is_online() && !p.is_cancelled(),
                 title: s.title.clone(),
                 time: format::span(s.starts_at, s.ends_at, tz),
                 room: s.room.clone(),

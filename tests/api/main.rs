@@ -11,5 +11,6 @@ mod checkins;
 mod cli;
 mod health;
 mod live;
+mod online;
 mod personal;
 mod registration;
