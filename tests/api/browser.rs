@@ -659,8 +659,12 @@ async fn the_dashboard_updates_without_a_reload_when_someone_is_scanned() {
 async fn watching_now_rises_and_falls_on_the_dashboard_as_watch_pages_open_and_close() {
     let app = TestApp::spawn().await;
     app.create_staff("olga", "organiser", None).await;
-    let ada = app.register_ok("ada@example.org", "online", &["keynote"]).await;
-    let Some(browser) = browser(DESKTOP).await else { return };
+    let ada = app
+        .register_ok("ada@example.org", "online", &["keynote"])
+        .await;
+    let Some(browser) = browser(DESKTOP).await else {
+        return;
+    };
     let b = &browser;
     sign_in(b, &app, "olga", &format!("/admin/events/{EVENT}/live")).await;
     wait_for_text(b, "#conn", "Live").await;
@@ -672,15 +676,29 @@ async fn watching_now_rises_and_falls_on_the_dashboard_as_watch_pages_open_and_c
     let tab = b.client.new_window(true).await.unwrap();
     b.client.switch_to_window(tab.handle.clone()).await.unwrap();
     b.client.goto(&app.url(&ada)).await.unwrap();
-    let join = b.client.find(Locator::Css(".join-links a.primary")).await.unwrap();
-    assert_eq!(join.attr("href").await.unwrap(), Some(format!("{ada}/join/keynote")));
-    b.client.goto(&app.url(&format!("{ada}/watch/keynote"))).await.unwrap();
+    let join = b
+        .client
+        .find(Locator::Css(".join-links a.primary"))
+        .await
+        .unwrap();
+    assert_eq!(
+        join.attr("href").await.unwrap(),
+        Some(format!("{ada}/join/keynote"))
+    );
+    b.client
+        .goto(&app.url(&format!("{ada}/watch/keynote")))
+        .await
+        .unwrap();
     wait_for_text(b, "#presence", "counted as watching").await;
     b.screenshot("watch-page").await;
 
     b.client.switch_to_window(dashboard.clone()).await.unwrap();
     wait_for_text(b, watching, "1").await;
-    assert_eq!(b.text_of("#attended-online").await, "1", "joining counts as attending online");
+    assert_eq!(
+        b.text_of("#attended-online").await,
+        "1",
+        "joining counts as attending online"
+    );
     b.screenshot_full("dashboard-watching", DESKTOP.0).await;
 
     b.client.switch_to_window(tab.handle).await.unwrap();
