@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
+pub mod export;
 pub mod live;
 pub mod mail;
 pub mod qr;

@@ -134,7 +134,7 @@
         return;
       }
       seq = msg.seq;
-      ["registered", "attended", "cancelled", "arrivals_per_minute", "recent"].forEach(function (k) {
+      ["registered", "attended", "no_shows", "cancelled", "by_category", "arrivals_per_minute", "recent"].forEach(function (k) {
         if (msg[k] !== undefined) state[k] = msg[k];
       });
       if (msg.by_country) mergeBy(state.by_country, msg.by_country, "code");

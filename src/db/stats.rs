@@ -26,6 +26,17 @@ pub struct ModeTotals {
     pub total: i64,
 }
 
+impl ModeTotals {
+    fn add(&mut self, mode: &str, n: i64) {
+        if mode == "offline" {
+            self.offline += n;
+        } else {
+            self.online += n;
+        }
+        self.total += n;
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CountryStats {
     pub code: String,
@@ -33,6 +44,14 @@ pub struct CountryStats {
     pub registered: i64,
     pub attended_offline: i64,
     pub attended_online: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CategoryStats {
+    pub category: String,
+    pub label: String,
+    pub registered: i64,
+    pub attended: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,8 +97,11 @@ pub struct EventStats {
     pub event: String,
     pub registered: ModeTotals,
     pub attended: ModeTotals,
+    /// Live registrations with no counted attendance, by registered mode.
+    pub no_shows: ModeTotals,
     pub cancelled: i64,
     pub by_country: Vec<CountryStats>,
+    pub by_category: Vec<CategoryStats>,
     pub by_session: Vec<SessionStats>,
     pub arrivals_per_minute: Vec<MinuteCount>,
     pub recent: Vec<RecentCheckin>,
@@ -102,6 +124,8 @@ struct GridRow {
     #[diesel(sql_type = Text)]
     mode: String,
     #[diesel(sql_type = Text)]
+    category: String,
+    #[diesel(sql_type = Text)]
     status: String,
     #[diesel(sql_type = Integer)]
     attended: i32,
@@ -112,7 +136,7 @@ struct GridRow {
 fn participant_grid(conn: &mut DbConnection, event_id: i32) -> Result<Vec<GridRow>, DbError> {
     // `event_id` is an i32, formatted in: no text from outside reaches the SQL.
     let sql = format!(
-        "SELECT p.country AS country, p.mode AS mode, p.status AS status, \
+        "SELECT p.country AS country, p.mode AS mode, p.category AS category, p.status AS status, \
                 COALESCE(a.in_person, -1) AS attended, COUNT(*) AS n \
          FROM participants p \
          LEFT JOIN (SELECT a.participant_id, \
@@ -121,7 +145,7 @@ fn participant_grid(conn: &mut DbConnection, event_id: i32) -> Result<Vec<GridRo
                     WHERE a.event_id = {event_id} AND {COUNTED} \
                     GROUP BY a.participant_id) a ON a.participant_id = p.id \
          WHERE p.event_id = {event_id} \
-         GROUP BY p.country, p.mode, p.status, COALESCE(a.in_person, -1)"
+         GROUP BY p.country, p.mode, p.category, p.status, COALESCE(a.in_person, -1)"
     );
     Ok(diesel::sql_query(sql).load(conn)?)
 }
@@ -134,12 +158,23 @@ pub fn event_stats(
 ) -> Result<EventStats, DbError> {
     let mut registered = ModeTotals::default();
     let mut attended = ModeTotals::default();
+    let mut no_shows = ModeTotals::default();
     let mut cancelled = 0;
     let mut countries: Vec<CountryStats> = Vec::new();
+    let mut categories: Vec<CategoryStats> = crate::domain::Category::ALL
+        .iter()
+        .map(|c| CategoryStats {
+            category: c.as_str().into(),
+            label: c.label().into(),
+            registered: 0,
+            attended: 0,
+        })
+        .collect();
     for row in participant_grid(conn, event_id)? {
-        let index = match countries.iter().position(|c| c.code == row.country) {
-            Some(i) => i,
-            None => {
+        let index = countries
+            .iter()
+            .position(|c| c.code == row.country)
+            .unwrap_or_else(|| {
                 countries.push(CountryStats {
                     name: Country::name_of(&row.country),
                     code: row.country.clone(),
@@ -148,30 +183,31 @@ pub fn event_stats(
                     attended_online: 0,
                 });
                 countries.len() - 1
-            }
-        };
+            });
         let country = &mut countries[index];
-        if row.status == "registered" {
+        let category = categories.iter_mut().find(|c| c.category == row.category);
+        let live = row.status == "registered";
+        if live {
             country.registered += row.n;
-            registered.total += row.n;
-            if row.mode == "offline" {
-                registered.offline += row.n;
-            } else {
-                registered.online += row.n;
+            registered.add(&row.mode, row.n);
+            if row.attended < 0 {
+                no_shows.add(&row.mode, row.n);
             }
         } else {
             cancelled += row.n;
         }
+        if let Some(category) = category {
+            category.registered += if live { row.n } else { 0 };
+            category.attended += if row.attended >= 0 { row.n } else { 0 };
+        }
         match row.attended {
             1 => {
                 country.attended_offline += row.n;
-                attended.offline += row.n;
-                attended.total += row.n;
+                attended.add("offline", row.n);
             }
             0 => {
                 country.attended_online += row.n;
-                attended.online += row.n;
-                attended.total += row.n;
+                attended.add("online", row.n);
             }
             _ => {}
         }
@@ -186,8 +222,10 @@ pub fn event_stats(
         event: event_slug.to_string(),
         registered,
         attended,
+        no_shows,
         cancelled,
         by_country: countries,
+        by_category: categories,
         by_session: session_stats(conn, event_id, now_ms)?,
         arrivals_per_minute: arrivals(conn, event_id, now_ms)?,
         recent: recent(conn, event_id)?,
@@ -349,4 +387,30 @@ fn recent(conn: &mut DbConnection, event_id: i32) -> Result<Vec<RecentCheckin>, 
             at: timefmt::rfc3339(r.at),
         })
         .collect())
+}
+
+/// Arrivals per quarter hour for each session (and event entry, `None`),
+/// for the report's timelines.
+pub const QUARTER_MS: i64 = 15 * MINUTE_MS;
+
+#[derive(QueryableByName)]
+pub struct QuarterCount {
+    #[diesel(sql_type = diesel::sql_types::Nullable<Integer>)]
+    pub session_id: Option<i32>,
+    #[diesel(sql_type = BigInt)]
+    pub quarter: i64,
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+}
+
+pub fn arrivals_by_quarter(
+    conn: &mut DbConnection,
+    event_id: i32,
+) -> Result<Vec<QuarterCount>, DbError> {
+    Ok(diesel::sql_query(format!(
+        "SELECT session_id, recorded_at / {QUARTER_MS} AS quarter, COUNT(*) AS n \
+         FROM attendance WHERE event_id = {event_id} \
+         GROUP BY session_id, recorded_at / {QUARTER_MS} ORDER BY quarter"
+    ))
+    .load(conn)?)
 }

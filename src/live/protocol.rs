@@ -2,7 +2,7 @@
 //! of everything, then updates with only what changed, numbered by `seq`.
 
 use crate::db::stats::{
-    CountryStats, EventStats, MinuteCount, ModeTotals, RecentCheckin, SessionStats,
+    CategoryStats, CountryStats, EventStats, MinuteCount, ModeTotals, RecentCheckin, SessionStats,
 };
 use serde::Serialize;
 
@@ -32,7 +32,12 @@ pub struct Changes {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attended: Option<ModeTotals>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_shows: Option<ModeTotals>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cancelled: Option<i64>,
+    /// The whole list, when any category changed (a short fixed list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_category: Option<Vec<CategoryStats>>,
     /// Changed or new countries (by `code`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub by_country: Vec<CountryStats>,
@@ -75,7 +80,9 @@ pub fn diff(old: &EventStats, new: &EventStats) -> Diff {
     Diff::Changes(Box::new(Changes {
         registered: changed(&old.registered, &new.registered),
         attended: changed(&old.attended, &new.attended),
+        no_shows: changed(&old.no_shows, &new.no_shows),
         cancelled: (old.cancelled != new.cancelled).then_some(new.cancelled),
+        by_category: (old.by_category != new.by_category).then(|| new.by_category.clone()),
         by_country: new
             .by_country
             .iter()
@@ -126,7 +133,9 @@ mod tests {
                 total: 3,
             },
             attended: ModeTotals::default(),
+            no_shows: ModeTotals::default(),
             cancelled: 0,
+            by_category: vec![],
             by_country: vec![CountryStats {
                 code: "DE".into(),
                 name: "Germany".into(),

@@ -13,6 +13,7 @@ mod online;
 mod pages;
 mod personal;
 mod registration;
+mod report;
 mod scan;
 mod static_files;
 
@@ -140,6 +141,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                             web::post().to(admin::tokens::revoke),
                         )
                         .route("/events/{event}/live", web::get().to(live::dashboard))
+                        .route("/events/{event}/report", web::get().to(report::show))
                         .route("/events/{event}/checkins", web::get().to(admin::log::show))
                         .route(
                             "/events/{event}/checkins/undo",
@@ -156,7 +158,17 @@ pub fn configure(cfg: &mut ServiceConfig) {
                         .route("/door", web::get().to(api::checkins::setup))
                         .route("/participants", web::get().to(api::checkins::search))
                         .route("/stats", web::get().to(live::stats))
-                        .route("/live/ticket", web::post().to(live::ticket)),
+                        .route("/live/ticket", web::post().to(live::ticket))
+                        .route(
+                            "/participants.csv",
+                            web::get().to(api::exports::participants_csv),
+                        )
+                        .route(
+                            "/attendance.csv",
+                            web::get().to(api::exports::attendance_csv),
+                        )
+                        .route("/countries.csv", web::get().to(api::exports::countries_csv))
+                        .route("/sessions.csv", web::get().to(api::exports::sessions_csv)),
                 )
                 .default_service(web::to(pages::not_found)),
         );

@@ -14,3 +14,4 @@ mod live;
 mod online;
 mod personal;
 mod registration;
+mod reports;

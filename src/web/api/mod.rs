@@ -1,6 +1,7 @@
 //! The JSON API under /api/v1. Errors are JSON with a reason, mapped once here.
 
 pub mod checkins;
+pub mod exports;
 
 use crate::db::DbError;
 use actix_web::http::StatusCode;
