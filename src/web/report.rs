@@ -99,8 +99,14 @@ fn report(
         .enumerate()
         .map(|(i, c)| {
             let attended = c.attended_offline + c.attended_online;
+            // Long official names would run into the bars; the table has them whole.
+            let label = if c.name.chars().count() > 16 {
+                format!("{}…", c.name.chars().take(15).collect::<String>())
+            } else {
+                c.name.clone()
+            };
             Bar {
-                label: c.name.clone(),
+                label,
                 value: attended,
                 width: attended * 100 / widest,
                 y: i as i64 * 8,

@@ -706,3 +706,27 @@ async fn watching_now_rises_and_falls_on_the_dashboard_as_watch_pages_open_and_c
     b.client.switch_to_window(dashboard).await.unwrap();
     wait_for_text(b, watching, "0").await;
 }
+
+#[actix_web::test]
+async fn the_demo_report_prints_as_a_clean_a4_document() {
+    let app = TestApp::spawn_empty().await;
+    app.db(rollcall::demo::load).await;
+    app.create_staff("olga", "organiser", None).await;
+    let Some(browser) = browser(DESKTOP).await else {
+        return;
+    };
+    let b = &browser;
+    sign_in(b, &app, "olga", "/admin/events/zgc-forum-2021/report").await;
+    wait_for_text(b, "h1", "attendance report").await;
+    assert_eq!(b.text_of("#registered-total").await, "138");
+    assert!(b.text_of("#countries").await.contains("Germany"));
+    b.screenshot_full("report-desktop", DESKTOP.0).await;
+    let pdf = b
+        .client
+        .print(fantoccini::wd::PrintConfiguration::default())
+        .await
+        .unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/screenshots");
+    std::fs::write(format!("{dir}/report.pdf"), pdf).unwrap();
+}
