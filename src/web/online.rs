@@ -94,6 +94,30 @@ fn refusal(
     render(status, &page)
 }
 
+/// Records the join (if it may happen now) and refreshes the dashboards
+/// when it counted someone new.
+async fn join_now(
+    state: &AppState,
+    token: &str,
+    slug: &str,
+) -> Result<(PageToken, JoinContext, JoinOutcome), AppError> {
+    let (token, context) = context(state, token, slug).await?;
+    let (outcome, context) = db::run(&state.pool, move |conn| {
+        let outcome = db::online::record_join(conn, &context, db::now_ms())?;
+        Ok((outcome, context))
+    })
+    .await?;
+    if let JoinOutcome::Joined {
+        event_id,
+        newly_counted: true,
+        ..
+    } = outcome
+    {
+        state.live.changed(event_id);
+    }
+    Ok((token, context, outcome))
+}
+
 /// `GET /r/{token}/join/{session}`: inside the window, counts the person as
 /// attending online (once) and sends them to the stream.
 pub async fn join(
@@ -101,26 +125,12 @@ pub async fn join(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (token, slug) = path.into_inner();
-    let (token, context) = context(&state, &token, &slug).await?;
-    let (outcome, context) = db::run(&state.pool, move |conn| {
-        let outcome = db::online::record_join(conn, &context, db::now_ms())?;
-        Ok((outcome, context))
-    })
-    .await?;
+    let (token, context, outcome) = join_now(&state, &token, &slug).await?;
     match outcome {
-        JoinOutcome::Joined {
-            stream_url,
-            event_id,
-            newly_counted,
-        } => {
-            if newly_counted {
-                state.live.changed(event_id);
-            }
-            Ok(HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, stream_url))
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .finish())
-        }
+        JoinOutcome::Joined { stream_url, .. } => Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, stream_url))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish()),
         other => refusal(&token, &context, other),
     }
 }
@@ -141,21 +151,9 @@ pub async fn watch(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (token, slug) = path.into_inner();
-    let (token, context) = context(&state, &token, &slug).await?;
-    let (outcome, context) = db::run(&state.pool, move |conn| {
-        let outcome = db::online::record_join(conn, &context, db::now_ms())?;
-        Ok((outcome, context))
-    })
-    .await?;
+    let (token, context, outcome) = join_now(&state, &token, &slug).await?;
     match outcome {
-        JoinOutcome::Joined {
-            stream_url,
-            event_id,
-            newly_counted,
-        } => {
-            if newly_counted {
-                state.live.changed(event_id);
-            }
+        JoinOutcome::Joined { stream_url, .. } => {
             let page = WatchPage {
                 token: token.as_str().to_string(),
                 slug,

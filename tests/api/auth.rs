@@ -131,22 +131,7 @@ async fn the_scan_page_needs_a_sign_in_and_the_right_event() {
     assert_eq!(response.status().as_u16(), 303);
     assert_eq!(location(&response), "/login?next=%2Fscan%2Ftest%2Dforum");
 
-    app.db(|conn| {
-        rollcall::db::events::insert_event(
-            conn,
-            &rollcall::db::events::NewEvent {
-                slug: "elsewhere",
-                title: "Elsewhere",
-                description: "",
-                venue: "",
-                timezone: "UTC",
-                starts_at: 0,
-                ends_at: 1,
-                created_at: 0,
-            },
-        )
-    })
-    .await;
+    app.create_other_event("elsewhere").await;
     app.create_staff("door1", "door", Some(EVENT)).await;
     app.login("door1", PASSWORD).await;
     assert_eq!(

@@ -134,14 +134,21 @@ impl Browser {
         self.screenshot(name).await;
     }
 
+    /// The element's text, or `None` if it is missing or was just replaced
+    /// (live pages redraw their tables).
+    pub async fn try_text(&self, css: &str) -> Option<String> {
+        let element = self.client.find(Locator::Css(css)).await.ok()?;
+        element.text().await.ok()
+    }
+
     pub async fn text_of(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        for _ in 0..20 {
+            if let Some(text) = self.try_text(css).await {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no element {css}");
     }
 
     pub async fn value_of(&self, css: &str) -> String {
@@ -275,7 +282,7 @@ async fn open_scan_page(b: &Browser, app: &TestApp, door: &str) {
 async fn wait_for_text(b: &Browser, css: &str, expected: &str) -> String {
     let mut last = String::new();
     for _ in 0..100 {
-        last = b.text_of(css).await;
+        last = b.try_text(css).await.unwrap_or_default();
         if last.contains(expected) {
             return last;
         }

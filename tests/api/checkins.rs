@@ -137,22 +137,7 @@ async fn each_rejection_names_its_reason() {
     assert_eq!(reason(&a), "cancelled");
 
     // Another event's participant.
-    app.db(|conn| {
-        rollcall::db::events::insert_event(
-            conn,
-            &rollcall::db::events::NewEvent {
-                slug: "other-forum",
-                title: "Other",
-                description: "",
-                venue: "",
-                timezone: "UTC",
-                starts_at: 0,
-                ends_at: i64::MAX / 2,
-                created_at: 0,
-            },
-        )
-    })
-    .await;
+    app.create_other_event("other-forum").await;
     let other_door = app.create_token("other-forum", "door", &[]).await;
     let (_, a) = app
         .api_post(
@@ -379,22 +364,7 @@ async fn bad_requests_and_bad_credentials_get_json_errors() {
 #[actix_web::test]
 async fn a_token_of_another_event_is_refused() {
     let app = TestApp::spawn().await;
-    app.db(|conn| {
-        rollcall::db::events::insert_event(
-            conn,
-            &rollcall::db::events::NewEvent {
-                slug: "elsewhere",
-                title: "Elsewhere",
-                description: "",
-                venue: "",
-                timezone: "UTC",
-                starts_at: 0,
-                ends_at: 1,
-                created_at: 0,
-            },
-        )
-    })
-    .await;
+    app.create_other_event("elsewhere").await;
     let foreign = app.create_token("elsewhere", "door", &[]).await;
     let (status, error) = app
         .scan(&foreign, json!({"code": "AAAAAAAAAAAAAAAAAAAAAAAAAA"}))

@@ -417,6 +417,26 @@ impl TestApp {
         .await
     }
 
+    /// A second event (no sessions), open around now.
+    pub async fn create_other_event(&self, slug: &'static str) {
+        self.db(move |conn| {
+            rollcall::db::events::insert_event(
+                conn,
+                &rollcall::db::events::NewEvent {
+                    slug,
+                    title: "Another event",
+                    description: "",
+                    venue: "",
+                    timezone: "UTC",
+                    starts_at: 0,
+                    ends_at: i64::MAX / 2,
+                    created_at: 0,
+                },
+            )
+        })
+        .await;
+    }
+
     /// Removes every session's seat limits.
     pub async fn lift_capacities(&self) {
         use diesel::prelude::*;
