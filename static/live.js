@@ -166,7 +166,8 @@
   function connect() {
     ticket().then(function (t) {
       socket = new WebSocket(wsUrl(t));
-      socket.onopen = function () { retryMs = 500; setConn("Live", true); };
+      // "Live" only once numbers arrive (the snapshot), not on the handshake.
+      socket.onopen = function () { retryMs = 500; setConn("Connected…", false); };
       socket.onmessage = onMessage;
       socket.onclose = function () {
         setConn("Reconnecting…", false);

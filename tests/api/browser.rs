@@ -651,7 +651,7 @@ async fn the_dashboard_updates_without_a_reload_when_someone_is_scanned() {
         .await
         .unwrap();
     wait_for_text(b, "#conn", "Live").await;
-    assert_eq!(b.text_of("#attended-total").await, "2");
+    wait_for_text(b, "#attended-total", "2").await;
     // The keynote's two seats are taken: Cy is counted at the venue entrance.
     app.scan(
         &door,
