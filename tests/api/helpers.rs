@@ -437,6 +437,19 @@ impl TestApp {
         .await;
     }
 
+    /// The stats API's answer for the test forum.
+    pub async fn stats(&self, token: &str) -> serde_json::Value {
+        let response = self
+            .client
+            .get(self.url(&format!("/api/v1/events/{EVENT}/stats")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        response.json().await.unwrap()
+    }
+
     /// Removes every session's seat limits.
     pub async fn lift_capacities(&self) {
         use diesel::prelude::*;

@@ -50,18 +50,6 @@ async fn update_with_attendance(socket: &mut Socket) -> Value {
     }
 }
 
-async fn stats(app: &TestApp, token: &str) -> Value {
-    let response = app
-        .client
-        .get(app.url(&format!("/api/v1/events/{EVENT}/stats")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    response.json().await.unwrap()
-}
-
 /// The snapshot without its envelope, comparable with the stats API.
 fn numbers(mut snapshot: Value) -> Value {
     let object = snapshot.as_object_mut().unwrap();
@@ -134,7 +122,7 @@ async fn the_first_message_is_a_snapshot_equal_to_the_stats_api() {
         ),
         (Some(1), Some(2))
     );
-    assert_eq!(numbers(snapshot), stats(&app, &screen).await);
+    assert_eq!(numbers(snapshot), app.stats(&screen).await);
 }
 
 #[actix_web::test]
@@ -381,7 +369,7 @@ async fn random_changes_then_compare(seed: u64) {
         assert_eq!(session["in_person"], expected["in_person"][slug], "{slug}");
         assert_eq!(session["online"], expected["online"][slug], "{slug}");
     }
-    assert_eq!(numbers(snapshot), stats(&app, &screen).await);
+    assert_eq!(numbers(snapshot), app.stats(&screen).await);
 }
 
 #[actix_web::test]

@@ -15,14 +15,7 @@ async fn online_records(app: &TestApp) -> Vec<(String, String)> {
 }
 
 async fn session_stats(app: &TestApp, token: &str, slug: &str) -> Value {
-    let response = app
-        .client
-        .get(app.url(&format!("/api/v1/events/{EVENT}/stats")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let stats: Value = response.json().await.unwrap();
+    let stats = app.stats(token).await;
     stats["by_session"]
         .as_array()
         .unwrap()
@@ -301,16 +294,7 @@ async fn the_minimum_minutes_rule_separates_joined_from_attended() {
         ),
         (Some(1), Some(0))
     );
-    let stats: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/events/{EVENT}/stats")))
-        .bearer_auth(&screen)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = app.stats(&screen).await;
     assert_eq!(stats["attended"]["total"], 0, "joined, not yet attended");
 
     let participant = app
@@ -346,16 +330,7 @@ async fn the_minimum_minutes_rule_separates_joined_from_attended() {
         ),
         (Some(1), Some(10))
     );
-    let stats: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/events/{EVENT}/stats")))
-        .bearer_auth(&screen)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = app.stats(&screen).await;
     assert_eq!(
         stats["attended"],
         json!({"offline": 0, "online": 1, "total": 1})

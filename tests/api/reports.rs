@@ -118,16 +118,7 @@ async fn csv_exports_parse_back_and_agree_with_the_stats() {
     assert_eq!(attendance.len(), 3);
     assert_eq!(&attendance[1][3], "keynote");
 
-    let stats: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/events/{EVENT}/stats")))
-        .bearer_auth(&organiser)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = app.stats(&organiser).await;
     let countries = csv_of(&app, &organiser, "countries.csv").await;
     for (row, country) in countries[1..]
         .iter()
