@@ -265,6 +265,18 @@ async fn sign_in(b: &Browser, app: &TestApp, username: &str, next: &str) {
     b.click("form button[type=submit]").await;
 }
 
+/// Door staff `door1`, Ada registered in person for the keynote (her code
+/// returned), and a phone-sized browser; `None` without Chromium.
+async fn door_fixture() -> Option<(TestApp, Browser, String)> {
+    let app = TestApp::spawn().await;
+    app.create_staff("door1", "door", Some(EVENT)).await;
+    app.register_ok("ada@example.org", "offline", &["keynote"])
+        .await;
+    let code = app.code_of("ada@example.org").await;
+    let browser = browser(PHONE).await?;
+    Some((app, browser, code))
+}
+
 /// Signs in as door staff and sets up the scan page for the keynote.
 async fn open_scan_page(b: &Browser, app: &TestApp, door: &str) {
     sign_in(b, app, "door1", &format!("/scan/{EVENT}")).await;
@@ -293,12 +305,7 @@ async fn wait_for_text(b: &Browser, css: &str, expected: &str) -> String {
 
 #[actix_web::test]
 async fn door_staff_scan_with_a_keyboard_scanner_on_a_phone() {
-    let app = TestApp::spawn().await;
-    app.create_staff("door1", "door", Some(EVENT)).await;
-    app.register_ok("ada@example.org", "offline", &["keynote"])
-        .await;
-    let code = app.code_of("ada@example.org").await;
-    let Some(browser) = browser(PHONE).await else {
+    let Some((app, browser, code)) = door_fixture().await else {
         return;
     };
     let b = &browser;
@@ -439,12 +446,7 @@ impl Browser {
 async fn a_scan_made_without_network_survives_a_reload_and_is_delivered_once() {
     use diesel::prelude::*;
     use rollcall::db::schema::{attendance, checkin_log};
-    let app = TestApp::spawn().await;
-    app.create_staff("door1", "door", Some(EVENT)).await;
-    app.register_ok("ada@example.org", "offline", &["keynote"])
-        .await;
-    let code = app.code_of("ada@example.org").await;
-    let Some(browser) = browser(PHONE).await else {
+    let Some((app, browser, code)) = door_fixture().await else {
         return;
     };
     let b = &browser;
