@@ -4,7 +4,7 @@ use crate::auth::{password, tokens};
 use crate::config::{Config, MailConfig};
 use crate::db::{self, DatabaseUrl};
 use crate::domain::{StaffRole, TokenRole};
-use crate::{demo, startup};
+use crate::{demo, import, startup};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -41,19 +41,8 @@ enum Command {
         /// Public base URL used in mailed links (default: http://BIND).
         #[arg(long, env = "ROLLCALL_PUBLIC_URL")]
         public_url: Option<String>,
-        /// Folder for outgoing mail when no SMTP server is configured.
-        #[arg(long, env = "ROLLCALL_OUTBOX", default_value = "outbox")]
-        outbox: PathBuf,
-        /// SMTP server URL (lettre syntax); without it mail goes to the outbox folder.
-        #[arg(long, env = "ROLLCALL_SMTP_URL")]
-        smtp_url: Option<String>,
-        /// Sender of outgoing mail.
-        #[arg(
-            long,
-            env = "ROLLCALL_MAIL_FROM",
-            default_value = "Rollcall <rollcall@localhost>"
-        )]
-        mail_from: String,
+        #[command(flatten)]
+        mail: MailArgs,
         /// Database connections in the pool.
         #[arg(long, env = "ROLLCALL_POOL_SIZE", default_value_t = 8)]
         pool_size: u32,
@@ -72,6 +61,53 @@ enum Command {
     },
     /// Load the demo event; running it again changes nothing.
     Demo,
+    /// Import participants from a CSV file with the header
+    /// name,email,affiliation,country,mode,category,sessions. Every row is
+    /// checked first; then all are stored, or none.
+    Import {
+        /// The event's slug.
+        #[arg(long)]
+        event: String,
+        /// The CSV file (UTF-8).
+        file: PathBuf,
+        /// Mail each imported participant their confirmation with the
+        /// personal link and QR code, as a web registration does.
+        #[arg(long, requires = "public_url")]
+        send_confirmations: bool,
+        /// Public base URL of the running server, for the mailed links.
+        #[arg(long, env = "ROLLCALL_PUBLIC_URL")]
+        public_url: Option<String>,
+        #[command(flatten)]
+        mail: MailArgs,
+    },
+}
+
+/// Where outgoing mail goes.
+#[derive(Debug, clap::Args)]
+struct MailArgs {
+    /// Folder for outgoing mail when no SMTP server is configured.
+    #[arg(long, env = "ROLLCALL_OUTBOX", default_value = "outbox")]
+    outbox: PathBuf,
+    /// SMTP server URL (lettre syntax); without it mail goes to the outbox folder.
+    #[arg(long, env = "ROLLCALL_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// Sender of outgoing mail.
+    #[arg(
+        long,
+        env = "ROLLCALL_MAIL_FROM",
+        default_value = "Rollcall <rollcall@localhost>"
+    )]
+    mail_from: String,
+}
+
+impl From<MailArgs> for MailConfig {
+    fn from(args: MailArgs) -> Self {
+        MailConfig {
+            outbox_dir: args.outbox,
+            smtp_url: args.smtp_url,
+            from: args.mail_from,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -232,6 +268,73 @@ async fn run_token(pool: &db::Pool, command: TokenCommand) -> anyhow::Result<()>
     Ok(())
 }
 
+async fn run_import(
+    pool: &db::Pool,
+    slug: &str,
+    file: &std::path::Path,
+    mailer: Option<crate::mail::Mailer>,
+    public_url: Option<String>,
+) -> anyhow::Result<()> {
+    let data =
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let wanted = slug.to_string();
+    let event = db::run(pool, move |conn| db::events::find_event(conn, &wanted))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("there is no event {slug:?}"))?;
+
+    let bar = indicatif::ProgressBar::new_spinner().with_message("checking rows");
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let shown = bar.clone();
+    let outcome = import::import_csv(pool, &event, data, move |step| match step {
+        import::Progress::Checked(rows) => {
+            shown.set_length(rows as u64);
+            shown.set_message("storing");
+        }
+        import::Progress::Stored(rows) => shown.set_position(rows as u64),
+    })
+    .await?;
+    bar.finish_and_clear();
+
+    let imported = match outcome {
+        Ok(imported) => imported,
+        Err(problems) => {
+            for problem in &problems.listed {
+                eprintln!("{problem}");
+            }
+            if problems.unlisted() > 0 {
+                eprintln!("… and {} more problems", problems.unlisted());
+            }
+            anyhow::bail!(
+                "{} problem(s) in {}: nothing was imported",
+                problems.total,
+                file.display()
+            );
+        }
+    };
+    println!(
+        "imported {} participants into {}",
+        imported.len(),
+        event.slug
+    );
+    if let (Some(mailer), Some(base_url)) = (mailer, public_url) {
+        let base_url = base_url.trim_end_matches('/').to_string();
+        let queued = import::queue_confirmations(&mailer, &base_url, &event, imported).await;
+        mailer.wait_until_sent().await;
+        let failed = mailer
+            .stats()
+            .failed
+            .load(std::sync::atomic::Ordering::Relaxed);
+        println!(
+            "sent {} confirmations ({failed} failed)",
+            (queued as u64).saturating_sub(failed)
+        );
+    }
+    Ok(())
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let database = DatabaseUrl::parse(&cli.database).map_err(anyhow::Error::msg)?;
     match cli.command {
@@ -248,6 +351,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = db::connect(&database, 1)?;
             run_token(&pool, command).await?;
         }
+        Command::Import {
+            event,
+            file,
+            send_confirmations,
+            public_url,
+            mail,
+        } => {
+            let pool = db::connect(&database, 1)?;
+            let mailer = match send_confirmations {
+                true => Some(crate::mail::Mailer::start(&mail.into())?),
+                false => None,
+            };
+            run_import(&pool, &event, &file, mailer, public_url).await?;
+        }
         Command::Demo => {
             let pool = db::connect(&database, 1)?;
             let report = db::run(&pool, demo::load).await?;
@@ -257,20 +374,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             bind,
             demo: with_demo,
             public_url,
-            outbox,
-            smtp_url,
-            mail_from,
+            mail,
             pool_size,
         } => {
             let config = Config {
                 database,
                 bind,
                 public_url,
-                mail: MailConfig {
-                    outbox_dir: outbox,
-                    smtp_url,
-                    from: mail_from,
-                },
+                mail: mail.into(),
                 pool_size: pool_size.max(1),
             };
             let app = startup::Application::build(config).await?;

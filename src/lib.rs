@@ -7,6 +7,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod export;
+pub mod import;
 pub mod live;
 pub mod mail;
 pub mod qr;

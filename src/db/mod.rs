@@ -5,6 +5,7 @@ pub mod attendance;
 pub mod checkins;
 pub mod events;
 pub mod exports;
+pub mod imports;
 pub mod online;
 pub mod participants;
 pub mod schema;

@@ -35,7 +35,7 @@ impl Participant {
 
 #[derive(Insertable)]
 #[diesel(table_name = participants)]
-struct ParticipantRow<'a> {
+pub(super) struct ParticipantRow<'a> {
     event_id: i32,
     full_name: &'a str,
     email: &'a str,
@@ -49,12 +49,54 @@ struct ParticipantRow<'a> {
     created_at: i64,
 }
 
+impl<'a> ParticipantRow<'a> {
+    /// A new live registration of `person` with its two secrets.
+    pub(super) fn new(
+        event_id: i32,
+        person: &'a PersonDetails,
+        checkin_code: &'a CheckinCode,
+        page_token: &'a PageToken,
+        now_ms: i64,
+    ) -> Self {
+        Self {
+            event_id,
+            full_name: person.full_name.as_str(),
+            email: person.email.as_str(),
+            affiliation: person.affiliation.as_str(),
+            country: person.country.code(),
+            mode: person.mode.as_str(),
+            category: person.category.as_str(),
+            status: "registered",
+            checkin_code: checkin_code.as_str(),
+            page_token: page_token.as_str(),
+            created_at: now_ms,
+        }
+    }
+}
+
 #[derive(Insertable)]
 #[diesel(table_name = participant_sessions)]
-struct SeatRow {
-    participant_id: i32,
-    session_id: i32,
-    seat: &'static str,
+pub(super) struct SeatRow {
+    pub participant_id: i32,
+    pub session_id: i32,
+    pub seat: &'static str,
+}
+
+/// Takes the row locks on `session_ids` (sorted first, so two writers can't
+/// deadlock) that make a seat count and the insert after it one step. On
+/// SQLite the first write takes the database's write lock as well.
+pub(super) fn lock_sessions(
+    conn: &mut DbConnection,
+    mut session_ids: Vec<i32>,
+) -> Result<(), DieselError> {
+    session_ids.sort_unstable();
+    session_ids.dedup();
+    for id in &session_ids {
+        diesel::update(agenda_sessions::table.find(id))
+            .set(agenda_sessions::id.eq(agenda_sessions::id))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 #[derive(Debug)]
@@ -75,13 +117,19 @@ pub enum RegisterOutcome {
 
 /// Why a transaction rolled back: an answer for the user, or a database error.
 #[derive(Debug)]
-enum Refusal<T> {
+pub(super) enum Refusal<T> {
     Stop(T),
-    Db(DieselError),
+    Db(DbError),
 }
 
 impl<T> From<DieselError> for Refusal<T> {
     fn from(e: DieselError) -> Self {
+        Refusal::Db(e.into())
+    }
+}
+
+impl<T> From<DbError> for Refusal<T> {
+    fn from(e: DbError) -> Self {
         Refusal::Db(e)
     }
 }
@@ -100,27 +148,8 @@ pub fn register(
     let checkin_code = CheckinCode::generate();
     let page_token = PageToken::generate();
     let result = conn.transaction::<_, Refusal<RegisterOutcome>, _>(|conn| {
-        let mut session_ids: Vec<i32> = reg.sessions.iter().map(|(id, _)| *id).collect();
-        session_ids.sort_unstable();
-        for id in &session_ids {
-            diesel::update(agenda_sessions::table.find(id))
-                .set(agenda_sessions::id.eq(agenda_sessions::id))
-                .execute(conn)?;
-        }
-
-        let row = ParticipantRow {
-            event_id,
-            full_name: reg.person.full_name.as_str(),
-            email: reg.person.email.as_str(),
-            affiliation: reg.person.affiliation.as_str(),
-            country: reg.person.country.code(),
-            mode: reg.person.mode.as_str(),
-            category: reg.person.category.as_str(),
-            status: "registered",
-            checkin_code: checkin_code.as_str(),
-            page_token: page_token.as_str(),
-            created_at: now_ms,
-        };
+        lock_sessions(conn, reg.sessions.iter().map(|(id, _)| *id).collect())?;
+        let row = ParticipantRow::new(event_id, &reg.person, &checkin_code, &page_token, now_ms);
         let inserted = with_backend!(conn, |c| diesel::insert_into(participants::table)
             .values(&row)
             .returning(participants::id)
@@ -187,7 +216,7 @@ pub fn register(
             checkin_code,
         }),
         Err(Refusal::Stop(outcome)) => Ok(outcome),
-        Err(Refusal::Db(e)) => Err(e.into()),
+        Err(Refusal::Db(e)) => Err(e),
     }
 }
 
@@ -404,7 +433,7 @@ pub fn update_details(
             Ok(EditOutcome::Saved)
         }
         Err(Refusal::Stop(outcome)) => Ok(outcome),
-        Err(Refusal::Db(e)) => Err(e.into()),
+        Err(Refusal::Db(e)) => Err(e),
     }
 }
 

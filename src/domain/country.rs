@@ -51,6 +51,38 @@ impl Country {
             .ok_or_else(|| "Please choose a country from the list.".to_string())
     }
 
+    /// An alpha-2 code, or an English name or common alias ("Germany",
+    /// "United Kingdom", "The Netherlands", "Czech Republic"), as found in
+    /// spreadsheets people import.
+    pub fn parse_code_or_name(raw: &str) -> Result<Self, String> {
+        if let Ok(country) = Country::parse(raw) {
+            return Ok(country);
+        }
+        let squashed: String = raw
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if squashed.is_empty() {
+            return Err("Please give a country.".into());
+        }
+        let without_article = squashed.strip_prefix("the").unwrap_or(&squashed);
+        [squashed.as_str(), without_article]
+            .iter()
+            .find_map(|key| {
+                celes::Country::from_name(key)
+                    .or_else(|_| celes::Country::from_alias(key))
+                    .ok()
+            })
+            .and_then(|found| Country::parse(found.alpha2).ok())
+            .ok_or_else(|| {
+                format!(
+                    "“{}” is not a country we know: use the two-letter ISO code (e.g. DE) or the English name.",
+                    raw.trim()
+                )
+            })
+    }
+
     /// Every country, sorted by display name, for the form's `<select>`.
     pub fn all() -> &'static [Country] {
         all()
@@ -94,6 +126,19 @@ mod tests {
         assert!(Country::parse("XX").is_err());
         assert!(Country::parse("GBR").is_err());
         assert!(Country::parse("Germany").is_err());
+    }
+
+    #[test]
+    fn imports_may_name_countries_in_english() {
+        let code = |raw| Country::parse_code_or_name(raw).map(|c| c.code());
+        assert_eq!(code("Germany"), Ok("DE"));
+        assert_eq!(code("united kingdom"), Ok("GB"));
+        assert_eq!(code("The Netherlands"), Ok("NL"));
+        assert_eq!(code("Netherlands"), Ok("NL"));
+        assert_eq!(code("Czech Republic"), Ok("CZ"));
+        assert_eq!(code("ch"), Ok("CH"));
+        assert!(code("Atlantis").unwrap_err().contains("Atlantis"));
+        assert!(code(" ").is_err());
     }
 
     #[test]

@@ -1,5 +1,15 @@
 //! Small closed sets stored as text in the database (checked there too).
 
+/// Lower case, trimmed, with runs of spaces, hyphens and underscores as one `_`.
+fn loosen(raw: &str) -> String {
+    raw.trim()
+        .to_lowercase()
+        .split([' ', '-', '_'])
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
 /// Declares an enum whose variants are stored as fixed strings, with the
 /// human label shown on pages.
 macro_rules! text_enum {
@@ -26,6 +36,25 @@ macro_rules! text_enum {
                     "" => Err(format!("Please choose {}.", $what)),
                     _ => Err(format!("Please choose one of the listed options for {}.", $what)),
                 }
+            }
+
+            /// Like `parse`, but also takes the label, in any case, with
+            /// spaces or hyphens for underscores: what people type in a
+            /// spreadsheet ("In person", "Member representative").
+            pub fn parse_lenient(raw: &str) -> Result<Self, String> {
+                let wanted = loosen(raw);
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| loosen(v.as_str()) == wanted || loosen(v.label()) == wanted)
+                    .ok_or_else(|| {
+                        let options: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
+                        if wanted.is_empty() {
+                            format!("Please choose {}.", $what)
+                        } else {
+                            format!("Use one of {} for {}.", options.join(", "), $what)
+                        }
+                    })
             }
         }
 
@@ -132,6 +161,25 @@ mod tests {
         assert!(AttendanceMode::parse("Offline").is_err());
         assert!(AttendanceMode::parse("").is_err());
         assert!(AttendanceMode::parse("hybrid").is_err());
+    }
+
+    #[test]
+    fn lenient_parsing_takes_labels_as_people_type_them() {
+        assert_eq!(
+            AttendanceMode::parse_lenient("In-Person"),
+            Ok(AttendanceMode::Offline)
+        );
+        assert_eq!(
+            AttendanceMode::parse_lenient(" OFFLINE "),
+            Ok(AttendanceMode::Offline)
+        );
+        assert_eq!(
+            Category::parse_lenient("Member  representative"),
+            Ok(Category::MemberRepresentative)
+        );
+        let refused = AttendanceMode::parse_lenient("hybrid").unwrap_err();
+        assert!(refused.contains("offline, online"), "{refused}");
+        assert!(Category::parse_lenient("  ").is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod checkin;
 mod country;
 mod email;
 mod enums;
+pub mod import;
 pub mod programme;
 mod registration;
 mod secrets;

@@ -168,7 +168,7 @@ impl NewRegistration {
 /// Resolves chosen slugs to sessions and the seat taken in each. Mode and
 /// category are `None` when they were themselves invalid: the session rules
 /// that depend on them wait until they are fixed.
-fn choose_sessions(
+pub(super) fn choose_sessions(
     slugs: &[String],
     offered: &[SessionChoice],
     mode: Option<AttendanceMode>,
@@ -179,7 +179,7 @@ fn choose_sessions(
         let session = offered
             .iter()
             .find(|s| &s.slug == slug)
-            .ok_or("One of the chosen sessions is not on this event's programme.")?;
+            .ok_or_else(|| format!("“{slug}” is not a session on this event's programme."))?;
         if chosen.iter().any(|(id, _)| *id == session.id) {
             continue;
         }

@@ -19,8 +19,21 @@ impl Recipient<'_> {
     }
 }
 
+/// The confirmation for a new registration (from the form or an import),
+/// with the check-in QR attached.
+pub fn registration_confirmation(
+    from: &Mailbox,
+    to: &Recipient,
+    event_title: &str,
+    personal_url: &str,
+    checkin_code: &crate::domain::CheckinCode,
+) -> Result<Message, String> {
+    let png = crate::qr::png(checkin_code, 8).map_err(|e| e.to_string())?;
+    confirmation(from, to, event_title, personal_url, png)
+}
+
 /// Sent on registration: the personal link, and the QR to show at the door.
-pub fn confirmation(
+fn confirmation(
     from: &Mailbox,
     to: &Recipient,
     event_title: &str,

@@ -83,7 +83,7 @@ impl Mailer {
                 match delivery.deliver(&message).await {
                     Ok(()) => {
                         let n = task_stats.delivered.fetch_add(1, Ordering::Relaxed) + 1;
-                        tracing::info!(delivered = n, "mail delivered");
+                        tracing::debug!(delivered = n, "mail delivered");
                     }
                     Err(error) => {
                         task_stats.failed.fetch_add(1, Ordering::Relaxed);
@@ -101,6 +101,29 @@ impl Mailer {
 
     pub fn stats(&self) -> &MailStats {
         &self.stats
+    }
+
+    /// Queues a message, waiting for room in the queue: for bulk senders
+    /// (an import) that must not drop mail, never for a request handler.
+    pub async fn send_waiting(&self, message: Message) {
+        if self.queue.send(message).await.is_ok() {
+            self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::error!("mail queue closed: message dropped");
+        }
+    }
+
+    /// Waits until every queued message was delivered or failed: a command
+    /// that queued mail calls this before it exits.
+    pub async fn wait_until_sent(&self) {
+        let done = |s: &MailStats| {
+            s.delivered.load(Ordering::Relaxed) + s.failed.load(Ordering::Relaxed)
+                >= s.queued.load(Ordering::Relaxed)
+        };
+        while !done(&self.stats) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     /// Queues a message without waiting.

@@ -120,6 +120,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
                             "/events/{event}/participants",
                             web::get().to(admin::participants::list),
                         )
+                        .route("/events/{event}/import", web::get().to(admin::import::form))
+                        .route(
+                            "/events/{event}/import",
+                            web::post().to(admin::import::upload),
+                        )
                         .route(
                             "/events/{event}/participants/{id}",
                             web::get().to(admin::participants::edit),

@@ -12,7 +12,6 @@ use crate::domain::{
     SessionFormat,
 };
 use crate::mail::messages::{self, Recipient};
-use crate::qr;
 use crate::timefmt as format;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -125,17 +124,13 @@ pub async fn submit(
                 name: registration.person.full_name.as_str(),
                 email: registration.person.email.as_str(),
             };
-            let message = qr::png(&checkin_code, 8)
-                .map_err(|e| e.to_string())
-                .and_then(|png| {
-                    messages::confirmation(
-                        state.mailer.from(),
-                        &recipient,
-                        &programme.event.title,
-                        &url,
-                        png,
-                    )
-                });
+            let message = messages::registration_confirmation(
+                state.mailer.from(),
+                &recipient,
+                &programme.event.title,
+                &url,
+                &checkin_code,
+            );
             queue_mail(&state, message);
             Ok(HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, format!("/r/{}", page_token.as_str())))

@@ -10,6 +10,7 @@ mod browser;
 mod checkins;
 mod cli;
 mod health;
+mod imports;
 mod live;
 mod online;
 mod personal;

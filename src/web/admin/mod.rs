@@ -2,6 +2,7 @@
 //! device tokens, and the check-in log. Every handler names its permission.
 
 pub mod events;
+pub mod import;
 pub mod log;
 pub mod participants;
 pub mod sessions;
