@@ -176,6 +176,37 @@ impl Browser {
         let element = self.client.find(Locator::Css(css)).await.unwrap();
         element.select_by_value(value).await.unwrap();
     }
+
+    /// Runs axe-core (vendored under tests/vendor, injected through WebDriver
+    /// so the page's CSP still forbids inline scripts) on the page as it is
+    /// now, and fails on any serious or critical violation.
+    pub async fn assert_accessible(&self, page: &str) {
+        const AXE: &str = include_str!("../vendor/axe-core/axe.min.js");
+        self.client.execute(AXE, vec![]).await.unwrap();
+        let found = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, {resultTypes: ['violations']})
+                   .then(r => done(r.violations.map(v => ({
+                       id: v.id, impact: v.impact, help: v.help,
+                       nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))))
+                   .catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let serious: Vec<&serde_json::Value> = found
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+            .collect();
+        assert!(
+            serious.is_empty(),
+            "{page}: accessibility violations: {serious:#?}"
+        );
+    }
 }
 
 #[actix_web::test]
@@ -190,6 +221,7 @@ async fn a_registrant_fixes_a_mistake_and_gets_the_qr_code() {
         .await
         .unwrap();
     b.screenshot_full("event-page-desktop", DESKTOP.0).await;
+    b.assert_accessible("event page").await;
 
     b.type_into("#full_name", "Zofia Wiśniewska").await;
     b.type_into("#email", "zofia-at-example").await;
@@ -225,6 +257,7 @@ async fn a_registrant_fixes_a_mistake_and_gets_the_qr_code() {
         .await
         .unwrap();
     b.screenshot("event-page-error").await;
+    b.assert_accessible("event page with an error").await;
 
     b.type_into("#email", "zofia@example.org").await;
     b.click("form button[type=submit]").await;
@@ -244,6 +277,7 @@ async fn a_registrant_fixes_a_mistake_and_gets_the_qr_code() {
         "the QR is shown large enough to scan: {width}x{height}"
     );
     b.screenshot_full("personal-page-desktop", DESKTOP.0).await;
+    b.assert_accessible("personal page").await;
 
     b.client.set_window_size(PHONE.0, PHONE.1).await.unwrap();
     b.screenshot("personal-page-phone").await;
@@ -330,6 +364,7 @@ async fn door_staff_scan_with_a_keyboard_scanner_on_a_phone() {
         "the field clears after each scan"
     );
     b.screenshot("scan-accepted-phone").await;
+    b.assert_accessible("scan page, accepted").await;
 
     // The same badge again, after the camera's quiet period.
     tokio::time::sleep(Duration::from_millis(4200)).await;
@@ -344,6 +379,7 @@ async fn door_staff_scan_with_a_keyboard_scanner_on_a_phone() {
     assert!(word.contains("Already in"));
     assert!(b.text_of("#result-detail").await.contains("North entrance"));
     b.screenshot("scan-duplicate-phone").await;
+    b.assert_accessible("scan page, already in").await;
 
     b.client
         .active_element()
@@ -354,6 +390,7 @@ async fn door_staff_scan_with_a_keyboard_scanner_on_a_phone() {
         .unwrap();
     wait_for_text(b, "#result-word", "Unknown code").await;
     b.screenshot("scan-rejected-phone").await;
+    b.assert_accessible("scan page").await;
     assert_eq!(
         b.client
             .find_all(Locator::Css("#recent li"))
@@ -644,6 +681,16 @@ async fn the_dashboard_updates_without_a_reload_when_someone_is_scanned() {
     assert!(b.text_of("#recent li").await.contains("Ada Lovelace"));
     assert!(b.text_of("#sessions").await.contains("2 / 2"));
     b.screenshot_full("dashboard-after", DESKTOP.0).await;
+    b.assert_accessible("live dashboard").await;
+
+    // The report, opened after the scan, has the new count too.
+    b.client
+        .goto(&app.url(&format!("/admin/events/{EVENT}/report")))
+        .await
+        .unwrap();
+    assert_eq!(b.text_of("#attended-total").await, "2");
+    assert!(b.text_of("#sessions").await.contains("Keynote"));
+    b.assert_accessible("report").await;
 
     // The hall screen: big type, signed in by a dashboard token in its link.
     let screen = app.create_token(EVENT, "dashboard", &[]).await;
@@ -664,6 +711,40 @@ async fn the_dashboard_updates_without_a_reload_when_someone_is_scanned() {
     b.screenshot("dashboard-big-screen").await;
 }
 
+/// A stand-in for the streaming platform: any path answers a page titled
+/// "Keynote stream". Returns its base URL.
+async fn stream_host() -> String {
+    use actix_web::{web, App, HttpResponse, HttpServer};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = HttpServer::new(|| {
+        App::new().default_service(web::to(|| async {
+            HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .body("<!doctype html><html lang=en><title>Stream</title><h1>Keynote stream</h1>")
+        }))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    actix_web::rt::spawn(server);
+    base
+}
+
+async fn set_stream_url(app: &TestApp, session: &'static str, url: &str) {
+    use diesel::prelude::*;
+    use rollcall::db::schema::agenda_sessions;
+    let url = url.to_string();
+    app.db(move |conn| {
+        Ok(diesel::update(agenda_sessions::table)
+            .filter(agenda_sessions::slug.eq(session))
+            .set(agenda_sessions::stream_url.eq(Some(url)))
+            .execute(conn)?)
+    })
+    .await;
+}
+
 #[actix_web::test]
 async fn watching_now_rises_and_falls_on_the_dashboard_as_watch_pages_open_and_close() {
     let app = TestApp::spawn().await;
@@ -681,32 +762,39 @@ async fn watching_now_rises_and_falls_on_the_dashboard_as_watch_pages_open_and_c
     let watching = "#sessions tr[data-slug=keynote] td:nth-child(4)";
     assert_eq!(b.text_of(watching).await, "0");
 
-    // The participant clicks Join on their personal page: the stream opens.
+    // The participant clicks Join on their personal page and lands on the
+    // stream (a stand-in stream host on loopback: the network is closed).
+    let stream = stream_host().await;
+    set_stream_url(&app, "keynote", &format!("{stream}/keynote-live")).await;
     let tab = b.client.new_window(true).await.unwrap();
     b.client.switch_to_window(tab.handle.clone()).await.unwrap();
     b.client.goto(&app.url(&ada)).await.unwrap();
-    let join = b
-        .client
-        .find(Locator::Css(".join-links a.primary"))
-        .await
-        .unwrap();
-    assert_eq!(
-        join.attr("href").await.unwrap(),
-        Some(format!("{ada}/join/keynote"))
-    );
+    b.assert_accessible("personal page with join links").await;
+    b.click(".join-links a.primary").await;
+    wait_for_text(b, "h1", "Keynote stream").await;
+    let landed = b.client.current_url().await.unwrap();
+    assert_eq!(landed.as_str(), format!("{stream}/keynote-live"));
+
+    b.client.switch_to_window(dashboard.clone()).await.unwrap();
+    wait_for_text(b, "#attended-online", "1").await;
+    assert_eq!(b.text_of(watching).await, "0", "joined, not yet watching");
+
+    // The watch page keeps them counted as watching while it is open.
+    b.client.switch_to_window(tab.handle.clone()).await.unwrap();
     b.client
         .goto(&app.url(&format!("{ada}/watch/keynote")))
         .await
         .unwrap();
     wait_for_text(b, "#presence", "counted as watching").await;
     b.screenshot("watch-page").await;
+    b.assert_accessible("watch page").await;
 
     b.client.switch_to_window(dashboard.clone()).await.unwrap();
     wait_for_text(b, watching, "1").await;
     assert_eq!(
         b.text_of("#attended-online").await,
         "1",
-        "joining counts as attending online"
+        "one person, however they joined"
     );
     b.screenshot_full("dashboard-watching", DESKTOP.0).await;
 
@@ -714,6 +802,58 @@ async fn watching_now_rises_and_falls_on_the_dashboard_as_watch_pages_open_and_c
     b.client.close_window().await.unwrap();
     b.client.switch_to_window(dashboard).await.unwrap();
     wait_for_text(b, watching, "0").await;
+}
+
+#[actix_web::test]
+async fn an_organiser_uploads_a_list_fixes_the_listed_line_and_imports_it() {
+    let app = TestApp::spawn().await;
+    app.create_staff("olga", "organiser", None).await;
+    let Some(browser) = browser(DESKTOP).await else {
+        return;
+    };
+    let b = &browser;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("invitees.csv");
+    let header = "name,email,affiliation,country,mode,category,sessions\n";
+    std::fs::write(
+        &file,
+        format!("{header}Ada Lovelace,ada@example.org,Society,GB,offline,,keynote\nBo Bright,bo-at-example,Society,Narnia,offline,,\n"),
+    )
+    .unwrap();
+    let path = format!("/admin/events/{EVENT}/import");
+    sign_in(b, &app, "olga", &path).await;
+    b.client
+        .wait()
+        .for_element(Locator::Css("#file"))
+        .await
+        .unwrap();
+    async fn upload(b: &Browser, file: &std::path::Path) {
+        b.client
+            .find(Locator::Css("#file"))
+            .await
+            .unwrap()
+            .send_keys(&file.to_string_lossy())
+            .await
+            .unwrap();
+        b.click("form button[type=submit]").await;
+    }
+    upload(b, &file).await;
+    wait_for_text(b, "[role=alert]", "Nothing was imported").await;
+    let problems = b.text_of("table.problems").await;
+    assert!(problems.contains("3 email:"), "{problems}");
+    assert!(problems.contains("Narnia"), "{problems}");
+    b.screenshot_full("import-problems", DESKTOP.0).await;
+    b.assert_accessible("import page with problems").await;
+
+    std::fs::write(
+        &file,
+        format!("{header}Ada Lovelace,ada@example.org,Society,GB,offline,,keynote\nBo Bright,bo@example.org,Society,Norway,offline,,\n"),
+    )
+    .unwrap();
+    upload(b, &file).await;
+    wait_for_text(b, "[role=status]", "Imported 2 participants").await;
+    b.click(".notice + p a").await;
+    wait_for_text(b, "table", "Bo Bright").await;
 }
 
 #[actix_web::test]

@@ -210,7 +210,11 @@ async fn session_rules_are_explained() {
     fields.push(("sessions", "not-a-session"));
     let response = app.register(&fields).await;
     assert_eq!(response.status().as_u16(), 422);
-    assert!(response.text().await.unwrap().contains("is not a session on this event"));
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("is not a session on this event"));
     assert_eq!(participant_count(&app).await, 0);
 }
 
