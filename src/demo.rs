@@ -10,7 +10,6 @@ use crate::domain::{
     Affiliation, AttendanceMode, AttendanceSource, Category, Country, Email, NewRegistration,
     PersonDetails, PersonName,
 };
-use diesel::Connection;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -152,7 +151,7 @@ pub fn load(conn: &mut DbConnection) -> Result<DemoReport, DbError> {
         });
     }
     // One transaction: a failed load leaves nothing half-made behind.
-    conn.transaction(|conn| load_new(conn, now_ms()))
+    crate::db::write_transaction(conn, |conn| load_new(conn, now_ms()))
 }
 
 fn load_new(conn: &mut DbConnection, now: i64) -> Result<DemoReport, DbError> {

@@ -44,7 +44,7 @@ pub fn record_checkin(
     conn: &mut DbConnection,
     req: &CheckinRequest,
 ) -> Result<CheckinAnswer, DbError> {
-    conn.transaction(|conn| {
+    super::write_transaction(conn, |conn| {
         // Claim the scan id first: a concurrent retry waits on this row (on
         // PostgreSQL) or on the write lock (SQLite), then finds the answer.
         let log_id = match &req.scan_id {
@@ -364,7 +364,7 @@ pub fn undo_checkin(
     actor: &str,
     now: i64,
 ) -> Result<bool, DbError> {
-    conn.transaction(|conn| {
+    super::write_transaction(conn, |conn| {
         let session_id = session.map(|s| s.id);
         let target = att::table
             .filter(att::event_id.eq(event.id))

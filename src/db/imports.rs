@@ -47,7 +47,7 @@ pub fn import(
         .iter()
         .map(|_| (CheckinCode::generate(), PageToken::generate()))
         .collect();
-    let result = conn.transaction::<_, Refusal<ImportProblems>, _>(|conn| {
+    let result = super::write_transaction::<_, Refusal<ImportProblems>, _>(conn, |conn| {
         lock_sessions(
             conn,
             rows.iter()

@@ -180,6 +180,46 @@ where
     .map_err(|_| DbError::Cancelled)?
 }
 
+/// Runs `work` in a transaction that is going to write. On SQLite it begins
+/// `IMMEDIATE`: the write lock is taken (waiting up to `busy_timeout`) before
+/// the first read, so the transaction never has to upgrade a read lock
+/// half-way — an upgrade SQLite refuses at once with "database is locked"
+/// when another writer got in first. On PostgreSQL, and nested inside another
+/// transaction, it is a plain `transaction`.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    // Nested in another transaction (a savepoint), the lock is already held.
+    let nested = matches!(
+        Manager::transaction_manager_status_mut(conn).transaction_depth(),
+        Ok(Some(_))
+    );
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return conn.transaction(work);
+    };
+    if nested {
+        return conn.transaction(work);
+    }
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    match work(conn) {
+        Ok(value) => match Manager::commit_transaction(conn) {
+            Ok(()) => Ok(value),
+            Err(commit_failed) => {
+                let _ = Manager::rollback_transaction(conn);
+                Err(commit_failed.into())
+            }
+        },
+        Err(failed) => {
+            let _ = Manager::rollback_transaction(conn);
+            Err(failed)
+        }
+    }
+}
+
 /// Tells other instances (PostgreSQL LISTEN, see live/listener.rs) that an
 /// event's numbers changed. Inside a transaction it is sent on commit. On
 /// SQLite (one instance) there is no one else to tell.

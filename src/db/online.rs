@@ -143,7 +143,7 @@ pub fn record_watching(
     watched: &[Watched],
     now: i64,
 ) -> Result<(), DbError> {
-    conn.transaction(|conn| {
+    super::write_transaction(conn, |conn| {
         for w in watched {
             with_backend!(conn, |c| diesel::insert_into(watching::table)
                 .values((

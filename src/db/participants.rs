@@ -147,7 +147,7 @@ pub fn register(
 ) -> Result<RegisterOutcome, DbError> {
     let checkin_code = CheckinCode::generate();
     let page_token = PageToken::generate();
-    let result = conn.transaction::<_, Refusal<RegisterOutcome>, _>(|conn| {
+    let result = super::write_transaction::<_, Refusal<RegisterOutcome>, _>(conn, |conn| {
         lock_sessions(conn, reg.sessions.iter().map(|(id, _)| *id).collect())?;
         let row = ParticipantRow::new(event_id, &reg.person, &checkin_code, &page_token, now_ms);
         let inserted = with_backend!(conn, |c| diesel::insert_into(participants::table)
@@ -386,7 +386,7 @@ pub fn update_details(
     participant_id: i32,
     edit: &PersonDetails,
 ) -> Result<EditOutcome, DbError> {
-    let result = conn.transaction::<_, Refusal<EditOutcome>, _>(|conn| {
+    let result = super::write_transaction::<_, Refusal<EditOutcome>, _>(conn, |conn| {
         let updated = diesel::update(participants::table.find(participant_id))
             .set((
                 participants::full_name.eq(edit.full_name.as_str()),

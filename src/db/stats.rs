@@ -133,9 +133,15 @@ struct GridRow {
     n: i64,
 }
 
+// In the statements below only integers are formatted into the SQL (diesel
+// can't group by an expression): no text from outside reaches it.
+
 fn participant_grid(conn: &mut DbConnection, event_id: i32) -> Result<Vec<GridRow>, DbError> {
-    // `event_id` is an i32, formatted in: no text from outside reaches the SQL.
-    let sql = format!(
+    Ok(diesel::sql_query(participant_grid_sql(event_id)).load(conn)?)
+}
+
+fn participant_grid_sql(event_id: i32) -> String {
+    format!(
         "SELECT p.country AS country, p.mode AS mode, p.category AS category, p.status AS status, \
                 COALESCE(a.in_person, -1) AS attended, COUNT(*) AS n \
          FROM participants p \
@@ -146,8 +152,7 @@ fn participant_grid(conn: &mut DbConnection, event_id: i32) -> Result<Vec<GridRo
                     GROUP BY a.participant_id) a ON a.participant_id = p.id \
          WHERE p.event_id = {event_id} \
          GROUP BY p.country, p.mode, p.category, p.status, COALESCE(a.in_person, -1)"
-    );
-    Ok(diesel::sql_query(sql).load(conn)?)
+    )
 }
 
 pub fn event_stats(
@@ -260,24 +265,8 @@ fn session_stats(
     now_ms: i64,
 ) -> Result<Vec<SessionStats>, DbError> {
     let sessions = super::events::sessions_of(conn, event_id)?;
-    let counts: Vec<SessionCounts> = diesel::sql_query(format!(
-        "SELECT a.session_id AS session_id, \
-                SUM(CASE WHEN a.mode = 'offline' THEN 1 ELSE 0 END) AS in_person, \
-                SUM(CASE WHEN a.mode = 'online' THEN 1 ELSE 0 END) AS online_joined, \
-                SUM(CASE WHEN a.mode = 'online' AND {COUNTED} THEN 1 ELSE 0 END) AS online \
-         FROM attendance a {COUNTED_ONLINE_JOIN} \
-         WHERE a.event_id = {event_id} AND a.session_id IS NOT NULL \
-         GROUP BY a.session_id"
-    ))
-    .load(conn)?;
-    let watch: Vec<WatchCounts> = diesel::sql_query(format!(
-        "SELECT session_id, \
-                SUM(CASE WHEN last_seen >= {cut} THEN 1 ELSE 0 END) AS watching_now, \
-                CAST(SUM(seconds_watched) AS BIGINT) AS seconds \
-         FROM watching WHERE event_id = {event_id} GROUP BY session_id",
-        cut = now_ms - super::online::PRESENCE_WINDOW_MS,
-    ))
-    .load(conn)?;
+    let counts: Vec<SessionCounts> = diesel::sql_query(session_counts_sql(event_id)).load(conn)?;
+    let watch: Vec<WatchCounts> = diesel::sql_query(watch_sql(event_id, now_ms)).load(conn)?;
     let seats = super::events::seats_taken(conn, event_id)?;
     let counted = |id: i32| counts.iter().find(|c| c.session_id == id);
     let watched = |id: i32| watch.iter().find(|w| w.session_id == id);
@@ -308,6 +297,28 @@ fn session_stats(
         .collect())
 }
 
+fn session_counts_sql(event_id: i32) -> String {
+    format!(
+        "SELECT a.session_id AS session_id, \
+                SUM(CASE WHEN a.mode = 'offline' THEN 1 ELSE 0 END) AS in_person, \
+                SUM(CASE WHEN a.mode = 'online' THEN 1 ELSE 0 END) AS online_joined, \
+                SUM(CASE WHEN a.mode = 'online' AND {COUNTED} THEN 1 ELSE 0 END) AS online \
+         FROM attendance a {COUNTED_ONLINE_JOIN} \
+         WHERE a.event_id = {event_id} AND a.session_id IS NOT NULL \
+         GROUP BY a.session_id"
+    )
+}
+
+fn watch_sql(event_id: i32, now_ms: i64) -> String {
+    format!(
+        "SELECT session_id, \
+                SUM(CASE WHEN last_seen >= {cut} THEN 1 ELSE 0 END) AS watching_now, \
+                CAST(SUM(seconds_watched) AS BIGINT) AS seconds \
+         FROM watching WHERE event_id = {event_id} GROUP BY session_id",
+        cut = now_ms - super::online::PRESENCE_WINDOW_MS,
+    )
+}
+
 #[derive(QueryableByName)]
 struct MinuteRow {
     #[diesel(sql_type = BigInt)]
@@ -324,15 +335,7 @@ fn arrivals(
 ) -> Result<Vec<MinuteCount>, DbError> {
     let this_minute = now_ms.div_euclid(MINUTE_MS);
     let first = this_minute - (ARRIVAL_MINUTES - 1);
-    // Integers only are formatted into the SQL (diesel can't group by an expression).
-    let sql = format!(
-        "SELECT recorded_at / {MINUTE_MS} AS minute, COUNT(*) AS n FROM attendance \
-         WHERE event_id = {event_id} AND recorded_at >= {from} AND recorded_at < {until} \
-         GROUP BY recorded_at / {MINUTE_MS}",
-        from = first * MINUTE_MS,
-        until = (this_minute + 1) * MINUTE_MS,
-    );
-    let counted: Vec<MinuteRow> = diesel::sql_query(sql).load(conn)?;
+    let counted: Vec<MinuteRow> = diesel::sql_query(arrivals_sql(event_id, now_ms)).load(conn)?;
     Ok((first..=this_minute)
         .map(|minute| MinuteCount {
             minute: timefmt::rfc3339(minute * MINUTE_MS),
@@ -342,6 +345,18 @@ fn arrivals(
                 .map_or(0, |r| r.n),
         })
         .collect())
+}
+
+fn arrivals_sql(event_id: i32, now_ms: i64) -> String {
+    let this_minute = now_ms.div_euclid(MINUTE_MS);
+    let first = this_minute - (ARRIVAL_MINUTES - 1);
+    format!(
+        "SELECT recorded_at / {MINUTE_MS} AS minute, COUNT(*) AS n FROM attendance \
+         WHERE event_id = {event_id} AND recorded_at >= {from} AND recorded_at < {until} \
+         GROUP BY recorded_at / {MINUTE_MS}",
+        from = first * MINUTE_MS,
+        until = (this_minute + 1) * MINUTE_MS,
+    )
 }
 
 /// A recent check-in as stored: the time still in milliseconds.
@@ -407,10 +422,63 @@ pub fn arrivals_by_quarter(
     conn: &mut DbConnection,
     event_id: i32,
 ) -> Result<Vec<QuarterCount>, DbError> {
-    Ok(diesel::sql_query(format!(
+    Ok(diesel::sql_query(arrivals_by_quarter_sql(event_id)).load(conn)?)
+}
+
+fn arrivals_by_quarter_sql(event_id: i32) -> String {
+    format!(
         "SELECT session_id, recorded_at / {QUARTER_MS} AS quarter, COUNT(*) AS n \
          FROM attendance WHERE event_id = {event_id} \
          GROUP BY session_id, recorded_at / {QUARTER_MS} ORDER BY quarter"
-    ))
-    .load(conn)?)
+    )
+}
+
+#[derive(QueryableByName)]
+struct SqlitePlanLine {
+    #[diesel(sql_type = Text)]
+    detail: String,
+}
+
+#[derive(QueryableByName)]
+struct PostgresPlanLine {
+    #[diesel(sql_type = Text)]
+    #[diesel(column_name = "QUERY PLAN")]
+    line: String,
+}
+
+/// How the database runs each aggregate behind the stats and the report,
+/// as it explains it: for the benchmark's proof that they use indexes.
+pub fn explain_event_stats(
+    conn: &mut DbConnection,
+    event_id: i32,
+    now_ms: i64,
+) -> Result<String, DbError> {
+    let statements = [
+        ("participant grid", participant_grid_sql(event_id)),
+        ("session counts", session_counts_sql(event_id)),
+        ("watching", watch_sql(event_id, now_ms)),
+        ("arrivals per minute", arrivals_sql(event_id, now_ms)),
+        ("arrivals per quarter", arrivals_by_quarter_sql(event_id)),
+    ];
+    let mut out = String::new();
+    for (name, sql) in statements {
+        out.push_str(&format!("-- {name}\n"));
+        let lines: Vec<String> = match conn {
+            DbConnection::Sqlite(_) => diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+                .load::<SqlitePlanLine>(conn)?
+                .into_iter()
+                .map(|l| l.detail)
+                .collect(),
+            DbConnection::Postgresql(_) => diesel::sql_query(format!("EXPLAIN {sql}"))
+                .load::<PostgresPlanLine>(conn)?
+                .into_iter()
+                .map(|l| l.line)
+                .collect(),
+        };
+        for line in lines {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    Ok(out)
 }

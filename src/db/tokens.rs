@@ -34,7 +34,7 @@ pub struct NewToken<'a> {
 }
 
 pub fn create(conn: &mut DbConnection, new: &NewToken) -> Result<i32, DbError> {
-    conn.transaction(|conn| {
+    super::write_transaction(conn, |conn| {
         let id = with_backend!(conn, |c| diesel::insert_into(device_tokens::table)
             .values((
                 device_tokens::event_id.eq(new.event_id),

@@ -84,26 +84,7 @@ impl FromRequest for ApiCaller {
                 .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("no app state")))?
                 .clone();
             if let Some(value) = req.headers().get(header::AUTHORIZATION) {
-                let bearer = value
-                    .to_str()
-                    .ok()
-                    .and_then(|v| v.strip_prefix("Bearer "))
-                    .ok_or(ApiError::Unauthorized)?;
-                let digest = tokens::digest(bearer).ok_or(ApiError::Unauthorized)?;
-                let now = db::now_ms();
-                let found = db::run(&state.pool, move |conn| {
-                    db::tokens::authenticate(conn, &digest, now)
-                })
-                .await?;
-                let (token, session_ids) = found.ok_or(ApiError::Unauthorized)?;
-                let role = TokenRole::parse(&token.role).map_err(|_| ApiError::Unauthorized)?;
-                return Ok(ApiCaller(Caller::Device {
-                    token_id: token.id,
-                    label: token.label,
-                    role,
-                    event_id: token.event_id,
-                    session_ids,
-                }));
+                return device_caller(&state, value).await.map(ApiCaller);
             }
             let caller = staff_from_session(&req.get_session()).ok_or(ApiError::Unauthorized)?;
             if req.method() != actix_web::http::Method::GET {
@@ -119,6 +100,61 @@ impl FromRequest for ApiCaller {
                 }
             }
             Ok(ApiCaller(caller))
+        })
+    }
+}
+
+/// The device behind an `Authorization: Bearer` header.
+async fn device_caller(
+    state: &AppState,
+    header_value: &header::HeaderValue,
+) -> Result<Caller, ApiError> {
+    let bearer = header_value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized)?;
+    let digest = tokens::digest(bearer).ok_or(ApiError::Unauthorized)?;
+    let now = db::now_ms();
+    let found = db::run(&state.pool, move |conn| {
+        db::tokens::authenticate(conn, &digest, now)
+    })
+    .await?;
+    let (token, session_ids) = found.ok_or(ApiError::Unauthorized)?;
+    let role = TokenRole::parse(&token.role).map_err(|_| ApiError::Unauthorized)?;
+    Ok(Caller::Device {
+        token_id: token.id,
+        label: token.label,
+        role,
+        event_id: token.event_id,
+        session_ids,
+    })
+}
+
+/// For pages an API client may fetch too (the report): a device token when
+/// the request carries `Authorization: Bearer`, else a staff session, else
+/// the sign-in page. Only reads: state-changing pages take [`Staff`].
+pub struct StaffOrDevice(pub Caller);
+
+impl FromRequest for StaffOrDevice {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let Some(value) = req.headers().get(header::AUTHORIZATION).cloned() else {
+            let staff = Staff::from_request(req, payload).into_inner();
+            return Box::pin(async move { staff.map(|Staff(caller)| StaffOrDevice(caller)) });
+        };
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no app state")))?;
+            device_caller(&state, &value)
+                .await
+                .map(StaffOrDevice)
+                .map_err(|_| {
+                    AppError::Forbidden("That token is not valid (or was revoked).".into())
+                })
         })
     }
 }

@@ -1,7 +1,7 @@
 //! The organisers' report: the totals to take home, drawn as server-side
 //! SVG (no JavaScript needed to read or print it).
 
-use super::auth::Staff;
+use super::auth::StaffOrDevice;
 use super::error::AppError;
 use super::{render, AppState};
 use crate::auth::Permission;
@@ -57,7 +57,7 @@ struct ReportPage {
 
 pub async fn show(
     state: web::Data<AppState>,
-    Staff(caller): Staff,
+    StaffOrDevice(caller): StaffOrDevice,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let slug = slug.into_inner();

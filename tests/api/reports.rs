@@ -200,3 +200,24 @@ async fn exports_need_an_organiser() {
         401
     );
 }
+
+#[actix_web::test]
+async fn the_report_page_opens_with_an_organiser_token_and_no_other() {
+    let (app, organiser) = fixture().await;
+    let page = |token: String| {
+        app.client
+            .get(app.url(&format!("/admin/events/{EVENT}/report")))
+            .bearer_auth(token)
+            .send()
+    };
+    let response = page(organiser).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let html = scraper::Html::parse_document(&response.text().await.unwrap());
+    assert_eq!(text(&html, "#attended-total"), "2");
+    for role in ["door", "dashboard"] {
+        let token = app.create_token(EVENT, role, &[]).await;
+        assert_eq!(page(token).await.unwrap().status().as_u16(), 403, "{role}");
+    }
+    let response = page("rc_not-a-real-token".into()).await.unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+}
