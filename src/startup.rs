@@ -48,8 +48,10 @@ impl Application {
         let base_url = config.base_url(port);
         let secure_cookies = base_url.starts_with("https://");
         let live = Live::start(pool.clone(), &config.database);
+        let checkins = crate::db::checkin_writer::CheckinWriter::start(pool.clone())?;
         let state = Data::new(AppState {
             live,
+            checkins,
             tickets: TicketKey::new(&ticket_secret),
             pool,
             mailer,

@@ -19,16 +19,16 @@ pub struct NewAttendance<'a> {
 }
 
 #[derive(Insertable)]
-#[diesel(table_name = attendance)]
-struct AttendanceRow<'a> {
-    event_id: i32,
-    participant_id: i32,
-    session_id: Option<i32>,
-    mode: &'a str,
-    source: &'a str,
-    door: Option<&'a str>,
-    recorded_by: Option<&'a str>,
-    recorded_at: i64,
+#[diesel(table_name = attendance, treat_none_as_default_value = false)]
+pub(super) struct AttendanceRow<'a> {
+    pub event_id: i32,
+    pub participant_id: i32,
+    pub session_id: Option<i32>,
+    pub mode: &'a str,
+    pub source: &'a str,
+    pub door: Option<&'a str>,
+    pub recorded_by: Option<&'a str>,
+    pub recorded_at: i64,
 }
 
 /// Records attendance unless the person is already counted for that session;

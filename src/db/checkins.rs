@@ -16,6 +16,7 @@ use crate::domain::{
 use crate::timefmt;
 use crate::with_backend;
 use diesel::prelude::*;
+use std::collections::{HashMap, HashSet};
 
 /// Who is being checked in: a scanned code, or a person picked by name
 /// (manual check-in for a forgotten phone).
@@ -38,65 +39,375 @@ pub struct CheckinRequest {
     pub now: i64,
 }
 
-/// Decides and records one scan. A retry with a `scan_id` already seen for
-/// the event returns the stored answer and records nothing.
-pub fn record_checkin(
+/// Most scans a batch takes: one transaction, one commit (one WAL flush)
+/// for all of them.
+pub const MAX_BATCH: usize = 256;
+
+/// Decides and records a batch of scans in one transaction, in order, as if
+/// each had its own: a later scan of the same person in the batch sees the
+/// earlier one. The answers come back in the requests' order. A retry with a
+/// `scan_id` already seen for the event gets the stored answer and records
+/// nothing.
+///
+/// The common case takes a handful of statements for the whole batch (the
+/// people, their seats and records are read with `IN` lists; new attendance
+/// and log rows are multi-row inserts). The rare cases (an online record to
+/// turn into an in-person one, a session with a seat limit) take the careful
+/// per-scan path, [`decide`], inside the same transaction.
+pub fn record_batch(
     conn: &mut DbConnection,
-    req: &CheckinRequest,
-) -> Result<CheckinAnswer, DbError> {
+    requests: &[CheckinRequest],
+) -> Result<Vec<CheckinAnswer>, DbError> {
     super::write_transaction(conn, |conn| {
-        // Claim the scan id first: a concurrent retry waits on this row (on
-        // PostgreSQL) or on the write lock (SQLite), then finds the answer.
-        let log_id = match &req.scan_id {
-            Some(scan_id) => match claim_scan_id(conn, req, scan_id)? {
-                Some(id) => Some(id),
-                None => return stored_answer(conn, req.event.id, scan_id),
-            },
-            None => None,
-        };
-        let (answer, participant_id) = decide(conn, req)?;
-        write_log(conn, req, log_id, &answer, participant_id)?;
-        if answer.status == CheckinStatus::Accepted {
-            super::notify_live(conn, req.event.id)?;
+        let mut batch = BatchState::load(conn, requests)?;
+        let mut answers: Vec<CheckinAnswer> = Vec::with_capacity(requests.len());
+        for (index, req) in requests.iter().enumerate() {
+            if let Some(stored) = batch.replay(req) {
+                answers.push(stored);
+                continue;
+            }
+            let (answer, participant_id) = match batch.quick_decision(req) {
+                Some((answer, participant_id)) => {
+                    if answer.status == CheckinStatus::Accepted {
+                        batch.pending.push(index);
+                    }
+                    (answer, participant_id)
+                }
+                None => {
+                    batch.flush(conn, requests, &mut answers)?;
+                    let decided = decide(conn, req)?;
+                    batch.remember(req, &decided.0, decided.1);
+                    decided
+                }
+            };
+            batch.note_answer(req, &answer);
+            batch.log.push((index, participant_id));
+            answers.push(answer);
         }
-        Ok(answer)
+        batch.flush(conn, requests, &mut answers)?;
+        write_log(conn, requests, &batch.log, &answers)?;
+        let mut told = Vec::new();
+        for (req, answer) in requests.iter().zip(&answers) {
+            if answer.status == CheckinStatus::Accepted && !told.contains(&req.event.id) {
+                super::notify_live(conn, req.event.id)?;
+                told.push(req.event.id);
+            }
+        }
+        Ok(answers)
     })
 }
 
-fn claim_scan_id(
-    conn: &mut DbConnection,
-    req: &CheckinRequest,
-    scan_id: &str,
-) -> Result<Option<i32>, DbError> {
-    let claimed: Option<i32> = with_backend!(conn, |c| diesel::insert_into(checkin_log::table)
-        .values((
-            checkin_log::event_id.eq(req.event.id),
-            checkin_log::scan_id.eq(scan_id),
-            checkin_log::actor.eq(&req.actor),
-            checkin_log::action.eq(action_of(req)),
-            checkin_log::outcome.eq("pending"),
-            checkin_log::answer.eq(""),
-            checkin_log::at.eq(req.now),
-        ))
-        .on_conflict_do_nothing()
-        .returning(checkin_log::id)
-        .get_result::<i32>(c)
-        .optional())?;
-    Ok(claimed)
+/// What a batch knows up front, read with one query per table.
+struct BatchState {
+    /// Answers already given, by (event, scan id): stored ones, and those
+    /// given earlier in this batch.
+    answered: HashMap<(i32, String), CheckinAnswer>,
+    by_code: HashMap<String, Participant>,
+    by_id: HashMap<i32, Participant>,
+    /// (participant, session) pairs with a seat.
+    registered: HashSet<(i32, i32)>,
+    /// The record counting a person for a session (`None`: event entry).
+    prior: HashMap<(i32, Option<i32>), Prior>,
+    /// Accepted in the quick path, not yet inserted: request indexes.
+    pending: Vec<usize>,
+    /// Log rows to write: request index and the participant.
+    log: Vec<(usize, Option<i32>)>,
 }
 
-fn stored_answer(
-    conn: &mut DbConnection,
-    event_id: i32,
-    scan_id: &str,
-) -> Result<CheckinAnswer, DbError> {
-    let stored: String = checkin_log::table
-        .filter(checkin_log::event_id.eq(event_id))
-        .filter(checkin_log::scan_id.eq(scan_id))
-        .select(checkin_log::answer)
-        .first(conn)?;
-    serde_json::from_str(&stored)
-        .map_err(|e| DbError::Corrupt(format!("stored check-in answer: {e}")))
+impl BatchState {
+    fn load(conn: &mut DbConnection, requests: &[CheckinRequest]) -> Result<Self, DbError> {
+        let scan_ids: Vec<&str> = requests
+            .iter()
+            .filter_map(|r| r.scan_id.as_deref())
+            .collect();
+        let mut answered = HashMap::new();
+        if !scan_ids.is_empty() {
+            let events: Vec<i32> = requests.iter().map(|r| r.event.id).collect();
+            let stored: Vec<(i32, Option<String>, String)> = checkin_log::table
+                .filter(checkin_log::event_id.eq_any(&events))
+                .filter(checkin_log::scan_id.eq_any(&scan_ids))
+                .select((
+                    checkin_log::event_id,
+                    checkin_log::scan_id,
+                    checkin_log::answer,
+                ))
+                .load(conn)?;
+            for (event_id, scan_id, answer) in stored {
+                let answer: CheckinAnswer = serde_json::from_str(&answer)
+                    .map_err(|e| DbError::Corrupt(format!("stored check-in answer: {e}")))?;
+                answered.insert((event_id, scan_id.unwrap_or_default()), answer);
+            }
+        }
+
+        let codes: Vec<&str> = requests
+            .iter()
+            .filter_map(|r| match &r.subject {
+                Subject::Code(Some(code)) => Some(code.as_str()),
+                _ => None,
+            })
+            .collect();
+        let ids: Vec<i32> = requests
+            .iter()
+            .filter_map(|r| match r.subject {
+                Subject::Participant(id) => Some(id),
+                _ => None,
+            })
+            .collect();
+        let mut found: Vec<Participant> = Vec::new();
+        if !codes.is_empty() {
+            found.extend(
+                participants::table
+                    .filter(participants::checkin_code.eq_any(&codes))
+                    .select(Participant::as_select())
+                    .load(conn)?,
+            );
+        }
+        if !ids.is_empty() {
+            found.extend(
+                participants::table
+                    .filter(participants::id.eq_any(&ids))
+                    .select(Participant::as_select())
+                    .load(conn)?,
+            );
+        }
+        let people: Vec<i32> = found.iter().map(|p| p.id).collect();
+        let mut registered = HashSet::new();
+        let mut prior = HashMap::new();
+        if !people.is_empty() {
+            registered.extend(
+                participant_sessions::table
+                    .filter(participant_sessions::participant_id.eq_any(&people))
+                    .select((
+                        participant_sessions::participant_id,
+                        participant_sessions::session_id,
+                    ))
+                    .load::<(i32, i32)>(conn)?,
+            );
+            let records: Vec<(i32, Option<i32>, Prior)> = att::table
+                .filter(att::participant_id.eq_any(&people))
+                .select((
+                    att::participant_id,
+                    att::session_id,
+                    (att::id, att::mode, att::door, att::recorded_at),
+                ))
+                .load(conn)?;
+            prior.extend(records.into_iter().map(|(p, s, record)| ((p, s), record)));
+        }
+        let mut by_code = HashMap::new();
+        let mut by_id = HashMap::new();
+        for p in found {
+            by_id.insert(p.id, p.clone());
+            by_code.insert(p.checkin_code.clone(), p);
+        }
+        Ok(Self {
+            answered,
+            by_code,
+            by_id,
+            registered,
+            prior,
+            pending: Vec::new(),
+            log: Vec::new(),
+        })
+    }
+
+    fn replay(&self, req: &CheckinRequest) -> Option<CheckinAnswer> {
+        let scan_id = req.scan_id.as_ref()?;
+        self.answered.get(&(req.event.id, scan_id.clone())).cloned()
+    }
+
+    fn note_answer(&mut self, req: &CheckinRequest, answer: &CheckinAnswer) {
+        if let Some(scan_id) = &req.scan_id {
+            self.answered
+                .insert((req.event.id, scan_id.clone()), answer.clone());
+        }
+    }
+
+    /// After the careful path: what it did, for later scans in the batch.
+    fn remember(
+        &mut self,
+        req: &CheckinRequest,
+        answer: &CheckinAnswer,
+        participant_id: Option<i32>,
+    ) {
+        if let (CheckinStatus::Accepted, Some(p)) = (answer.status, participant_id) {
+            self.prior.insert(
+                (p, req.session.as_ref().map(|s| s.id)),
+                Prior {
+                    id: 0,
+                    mode: AttendanceMode::Offline.as_str().to_string(),
+                    door: req.door.clone(),
+                    at: req.now,
+                },
+            );
+        }
+    }
+
+    /// The answer from what is already known, or `None` when the scan needs
+    /// the careful path.
+    fn quick_decision(&mut self, req: &CheckinRequest) -> Option<(CheckinAnswer, Option<i32>)> {
+        let mut answer = blank_answer(req);
+        let reject = |mut answer: CheckinAnswer, reason, participant_id| {
+            answer.reason = Some(reason);
+            Some((answer, participant_id))
+        };
+        let found = match &req.subject {
+            Subject::Code(None) => None,
+            Subject::Code(Some(code)) => self.by_code.get(code.as_str()),
+            Subject::Participant(id) => self.by_id.get(id),
+        };
+        let Some(p) = found else {
+            return reject(answer, RejectReason::UnknownCode, None);
+        };
+        if p.event_id != req.event.id {
+            return match req.subject {
+                // Another event's participant: say so, but show nothing about them.
+                Subject::Code(_) => reject(answer, RejectReason::WrongEvent, None),
+                Subject::Participant(_) => reject(answer, RejectReason::UnknownCode, None),
+            };
+        }
+        answer.participant = Some(card(p));
+        let participant_id = Some(p.id);
+        if let Some(refusal) = refusal(req, p, |session_id| {
+            self.registered.contains(&(p.id, session_id))
+        }) {
+            return reject(answer, refusal, participant_id);
+        }
+        let session_id = req.session.as_ref().map(|s| s.id);
+        match self.prior.get(&(p.id, session_id)) {
+            Some(prior) if prior.mode == AttendanceMode::Offline.as_str() => {
+                let tz = timefmt::zone(&req.event.timezone);
+                return Some((duplicate_of(answer, prior.clone(), tz), participant_id));
+            }
+            Some(_) => return None,
+            None => {}
+        }
+        if req
+            .session
+            .as_ref()
+            .is_some_and(|s| s.capacity_offline.is_some())
+        {
+            return None;
+        }
+        let online_registrant = p.mode == AttendanceMode::Online.as_str();
+        let key = (p.id, session_id);
+        answer.status = CheckinStatus::Accepted;
+        answer.checked_in_at = Some(timefmt::rfc3339(req.now));
+        if online_registrant {
+            answer.warning = Some(CAME_IN_PERSON.to_string());
+        }
+        self.prior.insert(
+            key,
+            Prior {
+                id: 0,
+                mode: AttendanceMode::Offline.as_str().to_string(),
+                door: req.door.clone(),
+                at: req.now,
+            },
+        );
+        Some((answer, participant_id))
+    }
+
+    /// Inserts the quick path's accepted records. On PostgreSQL a join link
+    /// may have recorded the same person a moment ago from another
+    /// connection: those scans are decided again on the careful path.
+    fn flush(
+        &mut self,
+        conn: &mut DbConnection,
+        requests: &[CheckinRequest],
+        answers: &mut [CheckinAnswer],
+    ) -> Result<(), DbError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let mut rows = Vec::with_capacity(pending.len());
+        let mut people = Vec::with_capacity(pending.len());
+        for &index in &pending {
+            let req = &requests[index];
+            let Some(participant_id) = answers[index].participant.as_ref().map(|p| p.id) else {
+                return Err(DbError::Corrupt(
+                    "an accepted scan without a participant".into(),
+                ));
+            };
+            people.push((participant_id, index));
+            rows.push(attendance::AttendanceRow {
+                event_id: req.event.id,
+                participant_id,
+                session_id: req.session.as_ref().map(|s| s.id),
+                mode: AttendanceMode::Offline.as_str(),
+                source: source_of(req).as_str(),
+                door: req.door.as_deref(),
+                recorded_by: Some(&req.actor),
+                recorded_at: req.now,
+            });
+        }
+        let inserted: Vec<(i32, Option<i32>)> =
+            with_backend!(conn, |c| diesel::insert_into(att::table)
+                .values(&rows)
+                .on_conflict_do_nothing()
+                .returning((att::participant_id, att::session_id))
+                .get_results(c))?;
+        if inserted.len() == rows.len() {
+            return Ok(());
+        }
+        let inserted: HashSet<(i32, Option<i32>)> = inserted.into_iter().collect();
+        for (participant_id, index) in people {
+            let req = &requests[index];
+            if !inserted.contains(&(participant_id, req.session.as_ref().map(|s| s.id))) {
+                let (answer, _) = decide(conn, req)?;
+                self.note_answer(req, &answer);
+                answers[index] = answer;
+            }
+        }
+        Ok(())
+    }
+}
+
+const CAME_IN_PERSON: &str = "Registered to attend online: counted in person for this session.";
+
+fn blank_answer(req: &CheckinRequest) -> CheckinAnswer {
+    CheckinAnswer {
+        status: CheckinStatus::Rejected,
+        reason: None,
+        warning: None,
+        participant: None,
+        session: req.session.as_ref().map(|s| s.slug.clone()),
+        door: req.door.clone(),
+        checked_in_at: None,
+        first_checked_in_at: None,
+        first_checked_in_local: None,
+        first_door: None,
+        scan_id: req.scan_id.clone(),
+    }
+}
+
+/// Why this participant may not come in here now, if they may not; the
+/// same rules on both paths. `registered(session)` says whether they hold a
+/// seat there.
+fn refusal(
+    req: &CheckinRequest,
+    p: &Participant,
+    registered: impl FnOnce(i32) -> bool,
+) -> Option<RejectReason> {
+    if p.is_cancelled() {
+        return Some(RejectReason::Cancelled);
+    }
+    let (opens, closes) = match &req.session {
+        Some(s) => (s.starts_at, s.ends_at),
+        None => (req.event.starts_at, req.event.ends_at),
+    };
+    if req.now < opens - req.event.grace_ms() || req.now > closes + req.event.grace_ms() {
+        return Some(RejectReason::SessionNotOpen);
+    }
+    if let Some(session) = &req.session {
+        if session.members_only && p.category != Category::MemberRepresentative.as_str() {
+            return Some(RejectReason::MembersOnly);
+        }
+        if !registered(session.id) {
+            return Some(RejectReason::NotRegisteredForSession);
+        }
+    }
+    None
 }
 
 fn action_of(req: &CheckinRequest) -> &'static str {
@@ -106,50 +417,56 @@ fn action_of(req: &CheckinRequest) -> &'static str {
     }
 }
 
+#[derive(Insertable)]
+#[diesel(table_name = checkin_log, treat_none_as_default_value = false)]
+struct LogRow<'a> {
+    event_id: i32,
+    scan_id: Option<&'a str>,
+    session_id: Option<i32>,
+    participant_id: Option<i32>,
+    door: Option<&'a str>,
+    actor: &'a str,
+    action: &'static str,
+    outcome: &'static str,
+    reason: Option<&'static str>,
+    answer: String,
+    at: i64,
+}
+
+/// One log row per decided scan, in one statement. A scan id another
+/// instance logged a moment ago (a retry sent to both) is left as it is.
 fn write_log(
     conn: &mut DbConnection,
-    req: &CheckinRequest,
-    claimed: Option<i32>,
-    answer: &CheckinAnswer,
-    participant_id: Option<i32>,
+    requests: &[CheckinRequest],
+    decided: &[(usize, Option<i32>)],
+    answers: &[CheckinAnswer],
 ) -> Result<(), DbError> {
-    let json = serde_json::to_string(answer).map_err(|e| DbError::Corrupt(e.to_string()))?;
-    let outcome = match answer.status {
-        CheckinStatus::Accepted => "accepted",
-        CheckinStatus::Duplicate => "duplicate",
-        CheckinStatus::Rejected => "rejected",
-    };
-    let reason = answer.reason.map(RejectReason::as_str);
-    let session_id = req.session.as_ref().map(|s| s.id);
-    match claimed {
-        Some(id) => {
-            diesel::update(checkin_log::table.find(id))
-                .set((
-                    checkin_log::session_id.eq(session_id),
-                    checkin_log::participant_id.eq(participant_id),
-                    checkin_log::door.eq(req.door.as_deref()),
-                    checkin_log::outcome.eq(outcome),
-                    checkin_log::reason.eq(reason),
-                    checkin_log::answer.eq(&json),
-                ))
-                .execute(conn)?;
-        }
-        None => {
-            diesel::insert_into(checkin_log::table)
-                .values((
-                    checkin_log::event_id.eq(req.event.id),
-                    checkin_log::session_id.eq(session_id),
-                    checkin_log::participant_id.eq(participant_id),
-                    checkin_log::door.eq(req.door.as_deref()),
-                    checkin_log::actor.eq(&req.actor),
-                    checkin_log::action.eq(action_of(req)),
-                    checkin_log::outcome.eq(outcome),
-                    checkin_log::reason.eq(reason),
-                    checkin_log::answer.eq(&json),
-                    checkin_log::at.eq(req.now),
-                ))
-                .execute(conn)?;
-        }
+    let mut rows = Vec::with_capacity(decided.len());
+    for &(index, participant_id) in decided {
+        let (req, answer) = (&requests[index], &answers[index]);
+        rows.push(LogRow {
+            event_id: req.event.id,
+            scan_id: req.scan_id.as_deref(),
+            session_id: req.session.as_ref().map(|s| s.id),
+            participant_id,
+            door: req.door.as_deref(),
+            actor: &req.actor,
+            action: action_of(req),
+            outcome: match answer.status {
+                CheckinStatus::Accepted => "accepted",
+                CheckinStatus::Duplicate => "duplicate",
+                CheckinStatus::Rejected => "rejected",
+            },
+            reason: answer.reason.map(RejectReason::as_str),
+            answer: serde_json::to_string(answer).map_err(|e| DbError::Corrupt(e.to_string()))?,
+            at: req.now,
+        });
+    }
+    for chunk in rows.chunks(MAX_BATCH) {
+        with_backend!(conn, |c| diesel::insert_into(checkin_log::table)
+            .values(chunk)
+            .on_conflict_do_nothing()
+            .execute(c))?;
     }
     Ok(())
 }
@@ -186,7 +503,7 @@ fn card(p: &Participant) -> ParticipantCard {
 }
 
 /// A participant's attendance already on record for a session.
-#[derive(Queryable)]
+#[derive(Clone, Queryable)]
 struct Prior {
     id: i32,
     mode: String,
@@ -212,24 +529,14 @@ fn existing(
     })
 }
 
+/// The careful path: one scan decided with a query per fact, for what the
+/// batch's quick path leaves (a record to turn in-person, a seat limit).
 fn decide(
     conn: &mut DbConnection,
     req: &CheckinRequest,
 ) -> Result<(CheckinAnswer, Option<i32>), DbError> {
     let tz = timefmt::zone(&req.event.timezone);
-    let mut answer = CheckinAnswer {
-        status: CheckinStatus::Rejected,
-        reason: None,
-        warning: None,
-        participant: None,
-        session: req.session.as_ref().map(|s| s.slug.clone()),
-        door: req.door.clone(),
-        checked_in_at: None,
-        first_checked_in_at: None,
-        first_checked_in_local: None,
-        first_door: None,
-        scan_id: req.scan_id.clone(),
-    };
+    let mut answer = blank_answer(req);
     let reject = |mut answer: CheckinAnswer, reason, participant_id| {
         answer.reason = Some(reason);
         Ok((answer, participant_id))
@@ -243,34 +550,21 @@ fn decide(
         return reject(answer, RejectReason::WrongEvent, None);
     }
     answer.participant = Some(card(&p));
-    if p.is_cancelled() {
-        return reject(answer, RejectReason::Cancelled, Some(p.id));
-    }
-    let (opens, closes) = match &req.session {
-        Some(s) => (s.starts_at, s.ends_at),
-        None => (req.event.starts_at, req.event.ends_at),
-    };
-    if req.now < opens - req.event.grace_ms() || req.now > closes + req.event.grace_ms() {
-        return reject(answer, RejectReason::SessionNotOpen, Some(p.id));
-    }
     let session_id = req.session.as_ref().map(|s| s.id);
+    let mut registered = true;
     if let Some(session) = &req.session {
-        if session.members_only && p.category != Category::MemberRepresentative.as_str() {
-            return reject(answer, RejectReason::MembersOnly, Some(p.id));
-        }
-        let registered: i64 = participant_sessions::table
+        let seats: i64 = participant_sessions::table
             .filter(participant_sessions::participant_id.eq(p.id))
             .filter(participant_sessions::session_id.eq(session.id))
             .count()
             .get_result(conn)?;
-        if registered == 0 {
-            return reject(answer, RejectReason::NotRegisteredForSession, Some(p.id));
-        }
+        registered = seats > 0;
+    }
+    if let Some(reason) = refusal(req, &p, |_| registered) {
+        return reject(answer, reason, Some(p.id));
     }
 
     let online_registrant = p.mode == AttendanceMode::Online.as_str();
-    let came_in_person_warning =
-        || Some("Registered to attend online: counted in person for this session.".to_string());
     match existing(conn, p.id, session_id)? {
         Some(prior) if prior.mode == AttendanceMode::Offline.as_str() => {
             return Ok((duplicate_of(answer, prior, tz), Some(p.id)));
@@ -330,7 +624,7 @@ fn decide(
         answer.status = CheckinStatus::Accepted;
         answer.checked_in_at = Some(timefmt::rfc3339(req.now));
         if online_registrant {
-            answer.warning = came_in_person_warning();
+            answer.warning = Some(CAME_IN_PERSON.to_string());
         }
     } else if let Some(prior) = existing(conn, p.id, session_id)? {
         // Another door counted them between our look and our insert.

@@ -2,6 +2,7 @@
 //! migrations, and one module of queries per aggregate. All SQL lives here.
 
 pub mod attendance;
+pub mod checkin_writer;
 pub mod checkins;
 pub mod events;
 pub mod exports;
@@ -94,6 +95,8 @@ pub enum DbError {
     Migration(String),
     #[error("the blocking database task was cancelled")]
     Cancelled,
+    #[error("the check-in batch failed: {0}")]
+    Batch(String),
     #[error("stored data is not what Rollcall wrote: {0}")]
     Corrupt(String),
 }

@@ -28,6 +28,8 @@ use error::AppError;
 
 pub struct AppState {
     pub pool: Pool,
+    /// Door check-ins go through here: batched, one commit per batch.
+    pub checkins: crate::db::checkin_writer::CheckinWriter,
     pub mailer: Mailer,
     pub csrf: csrf::CsrfKey,
     pub login_throttle: crate::auth::throttle::LoginThrottle,

@@ -514,3 +514,105 @@ async fn door_staff_find_people_by_name_and_check_them_in_by_hand() {
         .await;
     assert_eq!(source, "manual");
 }
+
+/// One batch holding what a door rush mixes: the same badge twice, a retry
+/// with the same scan id, someone who was watching online walking in, a
+/// capped session, and a stranger. Each answer is what it would be alone,
+/// in order.
+#[actix_web::test]
+async fn a_batch_answers_each_scan_as_if_it_were_alone() {
+    use rollcall::db::checkins::{record_batch, CheckinRequest, Subject};
+    use rollcall::domain::{CheckinCode, CheckinStatus};
+    let app = TestApp::spawn().await;
+    app.open_all_doors().await;
+    app.lift_capacities().await;
+    let ada = "ada@example.org";
+    let bo = "bo@example.org";
+    let cy = "cy@example.org";
+    app.register_ok(ada, "offline", &["keynote", "lab-tour"])
+        .await;
+    app.register_ok(bo, "offline", &["lab-tour"]).await;
+    let cy_page = app.register_ok(cy, "online", &["keynote"]).await;
+    // The lab tour has one seat in the room (two registered: people cancel late).
+    app.db(|conn| {
+        use rollcall::db::schema::agenda_sessions as s;
+        Ok(diesel::update(s::table.filter(s::slug.eq("lab-tour")))
+            .set(s::capacity_offline.eq(Some(1)))
+            .execute(conn)?)
+    })
+    .await;
+    // Cy joins the stream first: an online record the door will turn in-person.
+    app.get(&format!("{cy_page}/join/keynote")).await;
+    let codes = [
+        app.code_of(ada).await,
+        app.code_of(bo).await,
+        app.code_of(cy).await,
+    ];
+
+    let answers = app
+        .db(move |conn| {
+            let event = rollcall::db::events::find_event(conn, EVENT)?.unwrap();
+            let session = |conn: &mut _, slug| {
+                rollcall::db::events::find_session(conn, event.id, slug).map(Option::unwrap)
+            };
+            let keynote = session(conn, "keynote")?;
+            let tour = session(conn, "lab-tour")?;
+            let scan = |code: &str,
+                        session: &rollcall::db::events::AgendaSession,
+                        scan_id: Option<&str>| {
+                CheckinRequest {
+                    event: event.clone(),
+                    session: Some(session.clone()),
+                    subject: Subject::Code(CheckinCode::parse(code).ok()),
+                    door: Some("North".into()),
+                    scan_id: scan_id.map(str::to_string),
+                    actor: "test".into(),
+                    now: rollcall::db::now_ms(),
+                }
+            };
+            let requests = vec![
+                scan(&codes[0], &keynote, Some("s-1")), // accepted
+                scan(&codes[0], &keynote, Some("s-2")), // duplicate: the scan just above
+                scan(&codes[0], &keynote, Some("s-1")), // a retry: the first answer again
+                scan(&codes[2], &keynote, None),        // was online: now in person
+                scan(&codes[2], &keynote, None),        // then a duplicate
+                scan(&codes[0], &tour, None),           // lab tour: one seat, taken
+                scan(&codes[1], &tour, None),           // full
+                scan("NOT-A-CODE", &keynote, None),     // unknown
+            ];
+            record_batch(conn, &requests)
+        })
+        .await;
+    let summary: Vec<(CheckinStatus, Option<&str>)> = answers
+        .iter()
+        .map(|a| (a.status, a.reason.map(|r| r.as_str())))
+        .collect();
+    use CheckinStatus::*;
+    assert_eq!(
+        summary,
+        vec![
+            (Accepted, None),
+            (Duplicate, None),
+            (Accepted, None),
+            (Accepted, None),
+            (Duplicate, None),
+            (Accepted, None),
+            (Rejected, Some("session_full")),
+            (Rejected, Some("unknown_code")),
+        ]
+    );
+    assert_eq!(answers[2], answers[0], "the retry gets the stored answer");
+    assert!(answers[3]
+        .warning
+        .as_deref()
+        .unwrap()
+        .contains("now counted in person"));
+    assert_eq!(answers[1].first_door.as_deref(), Some("North"));
+    // Ada ×2 sessions and Cy (turned in-person): three records, and the log
+    // holds every decided scan but the retry.
+    assert_eq!(attendance_rows(&app).await, 3);
+    let logged: i64 = app
+        .db(|conn| Ok(checkin_log::table.count().get_result(conn)?))
+        .await;
+    assert_eq!(logged, 7);
+}

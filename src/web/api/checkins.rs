@@ -100,7 +100,7 @@ pub async fn create(
     let caller = caller.0;
     let event_slug = path.into_inner();
 
-    let answer = db::run(&state.pool, move |conn| {
+    let request = db::run(&state.pool, move |conn| {
         let (event, session) = match event_and_session(conn, &event_slug, session_slug.as_deref())?
         {
             Ok(found) => found,
@@ -116,8 +116,7 @@ pub async fn create(
                 "this token is limited to other sessions".into(),
             )));
         }
-        let event_id = event.id;
-        let request = CheckinRequest {
+        Ok(Ok(CheckinRequest {
             event,
             session,
             subject,
@@ -125,11 +124,11 @@ pub async fn create(
             scan_id,
             actor: caller.actor(),
             now: db::now_ms(),
-        };
-        checkins::record_checkin(conn, &request).map(|answer| Ok((event_id, answer)))
+        }))
     })
     .await??;
-    let (event_id, answer) = answer;
+    let event_id = request.event.id;
+    let answer = state.checkins.record(request).await?;
     if answer.status == CheckinStatus::Accepted {
         state.live.changed(event_id);
     }

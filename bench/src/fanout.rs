@@ -1,0 +1,230 @@
+//! Live fan-out: many dashboard WebSockets, scans at a steady rate, and the
+//! time from each scan's answer to each dashboard holding an update that
+//! counts it.
+
+use crate::http::{self, Call, Histogram, Verdict};
+use crate::seed::{Seeded, EVENT};
+use futures_util::StreamExt;
+use hyper::Method;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct FanoutResult {
+    pub dashboards: usize,
+    pub connected: usize,
+    pub scans: u64,
+    pub scans_per_second: f64,
+    pub scan_errors: u64,
+    /// Dashboards that ended holding the final total.
+    pub up_to_date: usize,
+    pub deliveries: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub rss_mib_with_sockets: f64,
+}
+
+/// The `attended.total` in a snapshot or update, if it carries one.
+fn attended_total(message: &str) -> Option<i64> {
+    let at = message.find("\"attended\":{")?;
+    let rest = &message[at..];
+    let end = rest.find('}')?;
+    let object = &rest[..end];
+    let total = object.find("\"total\":")? + "\"total\":".len();
+    let digits: String = object[total..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// Answer times of accepted scans, in µs since `start`, by the order they
+/// were answered (1-based); 0 until answered.
+struct Answers {
+    start: Instant,
+    at: Vec<AtomicU64>,
+    accepted: AtomicU64,
+}
+
+pub async fn run(
+    addr: &str,
+    seeded: &Seeded,
+    dashboards: usize,
+    scans_per_second: f64,
+    seconds: u64,
+    rss: impl Fn() -> f64,
+) -> anyhow::Result<FanoutResult> {
+    let total_scans = (scans_per_second * seconds as f64) as u64;
+    anyhow::ensure!(
+        total_scans as usize <= seeded.people.len(),
+        "seed at least {total_scans} participants for this fan-out"
+    );
+    let answers = Arc::new(Answers {
+        start: Instant::now(),
+        at: (0..=total_scans).map(|_| AtomicU64::new(0)).collect(),
+        accepted: AtomicU64::new(0),
+    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<bool>(dashboards.max(1));
+
+    // Connect the dashboards, a few hundred at a time.
+    let url = format!("ws://{addr}/ws/events/{EVENT}/live");
+    let mut tasks = Vec::with_capacity(dashboards);
+    let connecting = Arc::new(tokio::sync::Semaphore::new(256));
+    for _ in 0..dashboards {
+        let (url, token, answers, mut stop, ready, connecting) = (
+            url.clone(),
+            seeded.dashboard_token.clone(),
+            answers.clone(),
+            stop_rx.clone(),
+            ready_tx.clone(),
+            connecting.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut hist = http::histogram();
+            let permit = connecting.acquire().await;
+            let Ok(mut request) = url.into_client_request() else {
+                let _ = ready.send(false).await;
+                return (hist, None);
+            };
+            if let Ok(value) = format!("Bearer {token}").parse() {
+                request.headers_mut().insert("authorization", value);
+            }
+            let Ok((mut socket, _)) = tokio_tungstenite::connect_async(request).await else {
+                let _ = ready.send(false).await;
+                return (hist, None);
+            };
+            drop(permit);
+            let mut base: Option<i64> = None;
+            let mut seen: i64 = 0;
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    message = socket.next() => {
+                        let Some(Ok(message)) = message else { break };
+                        let Message::Text(text) = message else { continue };
+                        let Some(total) = attended_total(&text) else { continue };
+                        let now = answers.start.elapsed().as_micros() as u64;
+                        match base {
+                            None => {
+                                base = Some(total);
+                                let _ = ready.send(true).await;
+                            }
+                            Some(base) => {
+                                for k in (seen + 1)..=(total - base) {
+                                    let answered = answers
+                                        .at
+                                        .get(k as usize)
+                                        .map_or(0, |a| a.load(Ordering::Relaxed));
+                                    let latency = if answered == 0 { 1 } else { now.saturating_sub(answered).max(1) };
+                                    let _ = hist.record(latency);
+                                }
+                                seen = seen.max(total - base);
+                            }
+                        }
+                    }
+                }
+            }
+            (hist, Some(seen))
+        }));
+    }
+    drop(ready_tx);
+    let mut connected = 0;
+    for _ in 0..dashboards {
+        match ready_rx.recv().await {
+            Some(true) => connected += 1,
+            Some(false) => {}
+            None => break,
+        }
+    }
+    let rss_with_sockets = rss();
+
+    // Scans at a steady rate, each a first check-in of a distinct code.
+    let codes: Arc<Vec<String>> = Arc::new(seeded.people.iter().map(|p| p.code.clone()).collect());
+    let door = seeded.door_token.clone();
+    let make: http::MakeCall = Arc::new(move |n| Call {
+        method: Method::POST,
+        path: format!("/api/v1/events/{EVENT}/checkins"),
+        bearer: Some(door.clone()),
+        body: Some(
+            format!(
+                r#"{{"code":"{}","session":"s0","door":"Bench"}}"#,
+                codes[n as usize]
+            )
+            .into(),
+        ),
+    });
+    let judge: http::Judge = Arc::new(|status, body| {
+        if status == 200 && http::contains(body, br#""status":"accepted""#) {
+            Verdict::Good
+        } else {
+            Verdict::Error
+        }
+    });
+    let recorder = answers.clone();
+    let on_answer: Arc<dyn Fn(u64, Verdict) + Send + Sync> = Arc::new(move |_, verdict| {
+        if verdict == Verdict::Good {
+            let k = recorder.accepted.fetch_add(1, Ordering::Relaxed) + 1;
+            if let Some(slot) = recorder.at.get(k as usize) {
+                slot.store(
+                    recorder.start.elapsed().as_micros() as u64,
+                    Ordering::Relaxed,
+                );
+            }
+        }
+    });
+    let scans = http::paced(
+        addr,
+        16,
+        scans_per_second,
+        total_scans,
+        make,
+        judge,
+        on_answer,
+    )
+    .await?;
+
+    // Let the last updates arrive (a tick is 100 ms), then stop.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _ = stop_tx.send(true);
+    let mut hist: Histogram = http::histogram();
+    let mut up_to_date = 0;
+    let accepted = answers.accepted.load(Ordering::Relaxed) as i64;
+    for task in tasks {
+        let (h, seen) = task.await?;
+        hist.add(h)?;
+        if seen == Some(accepted) {
+            up_to_date += 1;
+        }
+    }
+    Ok(FanoutResult {
+        dashboards,
+        connected,
+        scans: scans.requests,
+        scans_per_second: scans.per_second,
+        scan_errors: scans.errors,
+        up_to_date,
+        deliveries: hist.len(),
+        p50_ms: hist.value_at_quantile(0.50) as f64 / 1000.0,
+        p99_ms: hist.value_at_quantile(0.99) as f64 / 1000.0,
+        max_ms: hist.max() as f64 / 1000.0,
+        rss_mib_with_sockets: rss_with_sockets,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_the_attended_total_in_snapshots_and_updates() {
+        let update = r#"{"type":"update","seq":4,"registered":{"offline":1,"online":2,"total":3},"attended":{"offline":10,"online":2,"total":12}}"#;
+        assert_eq!(super::attended_total(update), Some(12));
+        assert_eq!(
+            super::attended_total(r#"{"type":"update","seq":5,"recent":[]}"#),
+            None
+        );
+    }
+}

@@ -1,0 +1,99 @@
+//! The server under test: a release `rollcall serve` in its own process.
+
+use anyhow::Context;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Server {
+    child: Child,
+    pub addr: String,
+    /// From spawn to the first `/healthz` 200.
+    pub startup: Duration,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+impl Server {
+    pub fn start(binary: &PathBuf, database: &str, pool_size: u32) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let addr = format!("127.0.0.1:{port}");
+        let outbox = std::env::temp_dir().join(format!("rollcall-bench-outbox-{port}"));
+        let began = Instant::now();
+        let child = Command::new(binary)
+            .args(["serve", "--bind", &addr, "--database", database])
+            .arg("--pool-size")
+            .arg(pool_size.to_string())
+            .arg("--outbox")
+            .arg(&outbox)
+            .env("ROLLCALL_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let mut server = Self {
+            child,
+            addr,
+            startup: Duration::ZERO,
+        };
+        loop {
+            if let Some(status) = server.child.try_wait()? {
+                anyhow::bail!("the server exited during start-up: {status}");
+            }
+            if healthz(&server.addr) {
+                server.startup = began.elapsed();
+                return Ok(server);
+            }
+            if began.elapsed() > Duration::from_secs(60) {
+                anyhow::bail!("the server did not answer /healthz within 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Resident memory now and at its peak, in MiB (Linux /proc).
+    pub fn rss_mib(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+                .map_or(0.0, |kb| kb / 1024.0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A blocking GET /healthz with a short timeout: is the server up?
+fn healthz(addr: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    if stream
+        .write_all(
+            format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .is_err()
+    {
+        return false;
+    }
+    let mut answer = [0u8; 12];
+    stream.read_exact(&mut answer).is_ok() && answer.ends_with(b"200")
+}

@@ -1,0 +1,93 @@
+//! The one writer of door check-ins. Handlers queue a scan and wait; a
+//! thread takes everything queued (up to [`MAX_BATCH`]), decides and records
+//! it in one transaction, and answers each scan once the commit is durable:
+//! one WAL flush per batch instead of one per scan, so a door rush is bounded
+//! by work, not by the disk's flush rate. Batches form by themselves: while
+//! one commits, the next queues up.
+
+use super::checkins::{record_batch, CheckinRequest, MAX_BATCH};
+use super::{DbError, Pool};
+use crate::domain::CheckinAnswer;
+use tokio::sync::{mpsc, oneshot};
+
+/// Scans waiting beyond this make handlers wait for room (back-pressure)
+/// rather than letting memory grow.
+const QUEUE: usize = 8 * MAX_BATCH;
+
+struct Job {
+    request: CheckinRequest,
+    reply: oneshot::Sender<Result<CheckinAnswer, String>>,
+}
+
+#[derive(Clone)]
+pub struct CheckinWriter {
+    queue: mpsc::Sender<Job>,
+}
+
+impl CheckinWriter {
+    /// Starts the writer thread; it stops when the last handle is dropped,
+    /// after answering every scan already queued.
+    pub fn start(pool: Pool) -> std::io::Result<Self> {
+        let (queue, jobs) = mpsc::channel::<Job>(QUEUE);
+        std::thread::Builder::new()
+            .name("checkin-writer".into())
+            .spawn(move || write_batches(&pool, jobs))?;
+        Ok(Self { queue })
+    }
+
+    /// Decides and records one scan; the answer arrives once it is committed.
+    pub async fn record(&self, request: CheckinRequest) -> Result<CheckinAnswer, DbError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Job { request, reply })
+            .await
+            .map_err(|_| DbError::Cancelled)?;
+        answer
+            .await
+            .map_err(|_| DbError::Cancelled)?
+            .map_err(DbError::Batch)
+    }
+}
+
+fn write_batches(pool: &Pool, mut jobs: mpsc::Receiver<Job>) {
+    while let Some(first) = jobs.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let (requests, replies): (Vec<_>, Vec<_>) =
+            batch.into_iter().map(|j| (j.request, j.reply)).unzip();
+        match record(pool, &requests) {
+            Ok(answers) => {
+                for (reply, answer) in replies.into_iter().zip(answers) {
+                    let _ = reply.send(Ok(answer));
+                }
+            }
+            Err(error) if requests.len() > 1 => {
+                // Nothing of the batch was recorded. Decide each scan alone,
+                // so one bad scan fails only itself.
+                tracing::warn!(%error, scans = requests.len(), "check-in batch failed; retrying one by one");
+                for (request, reply) in requests.into_iter().zip(replies) {
+                    let answer = record(pool, std::slice::from_ref(&request))
+                        .map(|mut answers| answers.remove(0))
+                        .map_err(|e| e.to_string());
+                    let _ = reply.send(answer);
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "check-in failed; nothing recorded");
+                for reply in replies {
+                    let _ = reply.send(Err(error.to_string()));
+                }
+            }
+        }
+    }
+}
+
+fn record(pool: &Pool, requests: &[CheckinRequest]) -> Result<Vec<CheckinAnswer>, DbError> {
+    let mut conn = pool.get()?;
+    record_batch(&mut conn, requests)
+}
