@@ -5,9 +5,8 @@
 //! by work, not by the disk's flush rate. Batches form by themselves: while
 //! one commits, the next queues up.
 
-use super::checkins::{record_batch, CheckinRequest, MAX_BATCH};
+use super::checkins::{record_scans, ScanOutcome, ScanRequest, MAX_BATCH};
 use super::{DbError, Pool};
-use crate::domain::CheckinAnswer;
 use tokio::sync::{mpsc, oneshot};
 
 /// Scans waiting beyond this make handlers wait for room (back-pressure)
@@ -15,8 +14,8 @@ use tokio::sync::{mpsc, oneshot};
 const QUEUE: usize = 8 * MAX_BATCH;
 
 struct Job {
-    request: CheckinRequest,
-    reply: oneshot::Sender<Result<CheckinAnswer, String>>,
+    request: ScanRequest,
+    reply: oneshot::Sender<Result<ScanOutcome, String>>,
 }
 
 #[derive(Clone)]
@@ -35,8 +34,9 @@ impl CheckinWriter {
         Ok(Self { queue })
     }
 
-    /// Decides and records one scan; the answer arrives once it is committed.
-    pub async fn record(&self, request: CheckinRequest) -> Result<CheckinAnswer, DbError> {
+    /// Checks, decides and records one scan; the answer arrives once it is
+    /// committed.
+    pub async fn record(&self, request: ScanRequest) -> Result<ScanOutcome, DbError> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Job { request, reply })
@@ -60,19 +60,23 @@ fn write_batches(pool: &Pool, mut jobs: mpsc::Receiver<Job>) {
         }
         let (requests, replies): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|j| (j.request, j.reply)).unzip();
-        match record(pool, &requests) {
+        // Kept for a retry one by one if the batch fails.
+        let copies: Vec<ScanRequest> = requests.iter().map(ScanRequest::clone).collect();
+        match record(pool, requests) {
             Ok(answers) => {
                 for (reply, answer) in replies.into_iter().zip(answers) {
                     let _ = reply.send(Ok(answer));
                 }
             }
-            Err(error) if requests.len() > 1 => {
+            Err(error) if copies.len() > 1 => {
                 // Nothing of the batch was recorded. Decide each scan alone,
                 // so one bad scan fails only itself.
-                tracing::warn!(%error, scans = requests.len(), "check-in batch failed; retrying one by one");
-                for (request, reply) in requests.into_iter().zip(replies) {
-                    let answer = record(pool, std::slice::from_ref(&request))
-                        .map(|mut answers| answers.remove(0))
+                tracing::warn!(%error, scans = copies.len(), "check-in batch failed; retrying one by one");
+                for (request, reply) in copies.into_iter().zip(replies) {
+                    let answer = record(pool, vec![request])
+                        .and_then(|mut answers| {
+                            answers.pop().ok_or(DbError::Corrupt("no answer".into()))
+                        })
                         .map_err(|e| e.to_string());
                     let _ = reply.send(answer);
                 }
@@ -87,7 +91,7 @@ fn write_batches(pool: &Pool, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
-fn record(pool: &Pool, requests: &[CheckinRequest]) -> Result<Vec<CheckinAnswer>, DbError> {
+fn record(pool: &Pool, requests: Vec<ScanRequest>) -> Result<Vec<ScanOutcome>, DbError> {
     let mut conn = pool.get()?;
-    record_batch(&mut conn, requests)
+    record_scans(&mut conn, requests)
 }

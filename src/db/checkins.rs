@@ -9,9 +9,10 @@ use super::schema::{
     agenda_sessions, attendance as att, checkin_log, participant_sessions, participants,
 };
 use super::{DbConnection, DbError};
+use crate::auth::{Caller, Permission};
 use crate::domain::{
     AttendanceMode, AttendanceSource, Category, CheckinAnswer, CheckinCode, CheckinStatus, Country,
-    ParticipantCard, RejectReason,
+    ParticipantCard, RejectReason, TokenRole,
 };
 use crate::timefmt;
 use crate::with_backend;
@@ -20,6 +21,7 @@ use std::collections::{HashMap, HashSet};
 
 /// Who is being checked in: a scanned code, or a person picked by name
 /// (manual check-in for a forgotten phone).
+#[derive(Clone)]
 pub enum Subject {
     /// `None`: what was scanned is not a Rollcall code at all (logged, and
     /// answered like an unknown code).
@@ -37,6 +39,154 @@ pub struct CheckinRequest {
     /// Device label or staff username, for the log.
     pub actor: String,
     pub now: i64,
+}
+
+/// Who sends a scan, as the request says: checked in the batch that
+/// records it, so a revoked token stops at once.
+#[derive(Clone, Debug)]
+pub enum Who {
+    /// A device token's SHA-256 (the token itself never reaches here).
+    Device { token_hash: String },
+    /// A signed-in staff member (the session cookie was checked already).
+    Staff(Caller),
+}
+
+/// A scan as it arrives: names, not rows. [`record_scans`] looks them up.
+#[derive(Clone)]
+pub struct ScanRequest {
+    pub who: Who,
+    pub event_slug: String,
+    pub session_slug: Option<String>,
+    pub subject: Subject,
+    pub door: Option<String>,
+    pub scan_id: Option<String>,
+    pub now: i64,
+}
+
+/// Why a scan was not even decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScanRefusal {
+    /// The token is unknown or revoked.
+    Unauthorized,
+    NoSuchEvent,
+    NoSuchSession(String),
+    Forbidden(&'static str),
+}
+
+/// A decided scan: the event it counted for, and the answer.
+pub type ScanOutcome = Result<(i32, CheckinAnswer), ScanRefusal>;
+
+/// Looks up who sent each scan and where it is for (one query per kind for
+/// the whole batch), checks they may scan there, then decides and records
+/// those that may in one transaction ([`record_batch`]).
+pub fn record_scans(
+    conn: &mut DbConnection,
+    scans: Vec<ScanRequest>,
+) -> Result<Vec<ScanOutcome>, DbError> {
+    let now = scans.iter().map(|s| s.now).max().unwrap_or_default();
+    let hashes: Vec<&str> = scans
+        .iter()
+        .filter_map(|s| match &s.who {
+            Who::Device { token_hash } => Some(token_hash.as_str()),
+            Who::Staff(_) => None,
+        })
+        .collect();
+    let tokens = super::tokens::authenticate_many(conn, &hashes, now)?;
+    let slugs: Vec<&str> = scans.iter().map(|s| s.event_slug.as_str()).collect();
+    let events: Vec<Event> = super::schema::events::table
+        .filter(super::schema::events::slug.eq_any(&slugs))
+        .select(Event::as_select())
+        .load(conn)?;
+    let session_slugs: Vec<&str> = scans
+        .iter()
+        .filter_map(|s| s.session_slug.as_deref())
+        .collect();
+    let sessions: Vec<AgendaSession> = if session_slugs.is_empty() {
+        Vec::new()
+    } else {
+        agenda_sessions::table
+            .filter(agenda_sessions::event_id.eq_any(events.iter().map(|e| e.id)))
+            .filter(agenda_sessions::slug.eq_any(&session_slugs))
+            .select(AgendaSession::as_select())
+            .load(conn)?
+    };
+
+    let mut outcomes: Vec<Option<ScanOutcome>> = Vec::with_capacity(scans.len());
+    let mut requests = Vec::new();
+    for scan in scans {
+        let caller = match scan.who {
+            Who::Staff(caller) => caller,
+            Who::Device { token_hash } => match tokens.get(&token_hash) {
+                Some((token, session_ids)) => match TokenRole::parse(&token.role) {
+                    Ok(role) => Caller::Device {
+                        token_id: token.id,
+                        label: token.label.clone(),
+                        role,
+                        event_id: token.event_id,
+                        session_ids: session_ids.clone(),
+                    },
+                    Err(_) => {
+                        outcomes.push(Some(Err(ScanRefusal::Unauthorized)));
+                        continue;
+                    }
+                },
+                None => {
+                    outcomes.push(Some(Err(ScanRefusal::Unauthorized)));
+                    continue;
+                }
+            },
+        };
+        let Some(event) = events.iter().find(|e| e.slug == scan.event_slug) else {
+            outcomes.push(Some(Err(ScanRefusal::NoSuchEvent)));
+            continue;
+        };
+        let session = match &scan.session_slug {
+            None => None,
+            Some(slug) => match sessions
+                .iter()
+                .find(|s| s.event_id == event.id && &s.slug == slug)
+            {
+                Some(session) => Some(session.clone()),
+                None => {
+                    outcomes.push(Some(Err(ScanRefusal::NoSuchSession(slug.clone()))));
+                    continue;
+                }
+            },
+        };
+        if !caller.may(Permission::Scan, Some(event.id)) {
+            outcomes.push(Some(Err(ScanRefusal::Forbidden(
+                "this account or token may not check people in at this event",
+            ))));
+            continue;
+        }
+        if !caller.may_scan_session(session.as_ref().map(|s| s.id)) {
+            outcomes.push(Some(Err(ScanRefusal::Forbidden(
+                "this token is limited to other sessions",
+            ))));
+            continue;
+        }
+        outcomes.push(None);
+        requests.push(CheckinRequest {
+            event: event.clone(),
+            session,
+            subject: scan.subject,
+            door: scan.door,
+            scan_id: scan.scan_id,
+            actor: caller.actor(),
+            now: scan.now,
+        });
+    }
+    let mut answers = record_batch(conn, &requests)?.into_iter().zip(&requests);
+    outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Some(refused) => Ok(refused),
+            None => answers
+                .next()
+                .map(|(answer, req)| Ok(Ok((req.event.id, answer))))
+                .unwrap_or_else(|| Err(DbError::Corrupt("a scan lost its answer".into()))),
+        })
+        .collect()
 }
 
 /// Most scans a batch takes: one transaction, one commit (one WAL flush)
@@ -58,6 +208,9 @@ pub fn record_batch(
     conn: &mut DbConnection,
     requests: &[CheckinRequest],
 ) -> Result<Vec<CheckinAnswer>, DbError> {
+    if requests.is_empty() {
+        return Ok(Vec::new());
+    }
     super::write_transaction(conn, |conn| {
         let mut batch = BatchState::load(conn, requests)?;
         let mut answers: Vec<CheckinAnswer> = Vec::with_capacity(requests.len());

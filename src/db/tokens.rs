@@ -87,6 +87,54 @@ pub fn authenticate(
     Ok(Some((token, sessions)))
 }
 
+/// [`authenticate`] for many tokens at once (a batch of door scans): the
+/// live ones found, by hash.
+pub fn authenticate_many(
+    conn: &mut DbConnection,
+    token_hashes: &[&str],
+    now: i64,
+) -> Result<std::collections::HashMap<String, (DeviceToken, Vec<i32>)>, DbError> {
+    let mut found = std::collections::HashMap::new();
+    if token_hashes.is_empty() {
+        return Ok(found);
+    }
+    let tokens: Vec<(String, DeviceToken)> = device_tokens::table
+        .filter(device_tokens::token_hash.eq_any(token_hashes))
+        .filter(device_tokens::revoked_at.is_null())
+        .select((device_tokens::token_hash, DeviceToken::as_select()))
+        .load(conn)?;
+    let ids: Vec<i32> = tokens.iter().map(|(_, t)| t.id).collect();
+    let stale: Vec<i32> = tokens
+        .iter()
+        .filter(|(_, t)| {
+            t.last_used_at
+                .is_none_or(|at| now - at > LAST_USED_RESOLUTION_MS)
+        })
+        .map(|(_, t)| t.id)
+        .collect();
+    if !stale.is_empty() {
+        diesel::update(device_tokens::table.filter(device_tokens::id.eq_any(&stale)))
+            .set(device_tokens::last_used_at.eq(Some(now)))
+            .execute(conn)?;
+    }
+    let limits: Vec<(i32, i32)> = device_token_sessions::table
+        .filter(device_token_sessions::token_id.eq_any(&ids))
+        .select((
+            device_token_sessions::token_id,
+            device_token_sessions::session_id,
+        ))
+        .load(conn)?;
+    for (hash, token) in tokens {
+        let sessions = limits
+            .iter()
+            .filter(|(t, _)| *t == token.id)
+            .map(|(_, s)| *s)
+            .collect();
+        found.insert(hash, (token, sessions));
+    }
+    Ok(found)
+}
+
 pub fn list_for_event(conn: &mut DbConnection, event_id: i32) -> Result<Vec<DeviceToken>, DbError> {
     Ok(device_tokens::table
         .filter(device_tokens::event_id.eq(event_id))

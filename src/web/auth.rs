@@ -67,9 +67,57 @@ impl FromRequest for Staff {
     }
 }
 
-/// Whoever calls the API: a device token (Bearer) or a signed-in staff
-/// member. Cookie-authenticated requests that change something must carry
-/// the page's CSRF token in `X-CSRF-Token`.
+/// Who claims to call the API, before any database lookup: a device token
+/// (its SHA-256, checked where it is used) or a signed-in staff member.
+/// Cookie-authenticated requests that change something must carry the page's
+/// CSRF token in `X-CSRF-Token`.
+pub enum Credentials {
+    Device { token_hash: String },
+    Staff(Caller),
+}
+
+impl Credentials {
+    fn from_request_head(req: &HttpRequest) -> Result<Self, ApiError> {
+        if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+            let token_hash = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .and_then(tokens::digest)
+                .ok_or(ApiError::Unauthorized)?;
+            return Ok(Credentials::Device { token_hash });
+        }
+        let caller = staff_from_session(&req.get_session()).ok_or(ApiError::Unauthorized)?;
+        if req.method() != actix_web::http::Method::GET {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("no app state")))?;
+            let submitted = req
+                .headers()
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !state.csrf.verify(req, submitted) {
+                return Err(ApiError::Forbidden(
+                    "missing or stale X-CSRF-Token header".into(),
+                ));
+            }
+        }
+        Ok(Credentials::Staff(caller))
+    }
+}
+
+impl FromRequest for Credentials {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Credentials::from_request_head(req))
+    }
+}
+
+/// Whoever calls the API, looked up: a device token (Bearer) or a signed-in
+/// staff member.
 pub struct ApiCaller(pub Caller);
 
 impl FromRequest for ApiCaller {
@@ -77,44 +125,23 @@ impl FromRequest for ApiCaller {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
+        let credentials = Credentials::from_request_head(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("no app state")))?
-                .clone();
-            if let Some(value) = req.headers().get(header::AUTHORIZATION) {
-                return device_caller(&state, value).await.map(ApiCaller);
-            }
-            let caller = staff_from_session(&req.get_session()).ok_or(ApiError::Unauthorized)?;
-            if req.method() != actix_web::http::Method::GET {
-                let submitted = req
-                    .headers()
-                    .get("x-csrf-token")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                if !state.csrf.verify(&req, submitted) {
-                    return Err(ApiError::Forbidden(
-                        "missing or stale X-CSRF-Token header".into(),
-                    ));
+            match credentials? {
+                Credentials::Staff(caller) => Ok(ApiCaller(caller)),
+                Credentials::Device { token_hash } => {
+                    let state = state
+                        .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("no app state")))?;
+                    device_caller(&state, token_hash).await.map(ApiCaller)
                 }
             }
-            Ok(ApiCaller(caller))
         })
     }
 }
 
-/// The device behind an `Authorization: Bearer` header.
-async fn device_caller(
-    state: &AppState,
-    header_value: &header::HeaderValue,
-) -> Result<Caller, ApiError> {
-    let bearer = header_value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthorized)?;
-    let digest = tokens::digest(bearer).ok_or(ApiError::Unauthorized)?;
+/// The live device token with this hash.
+async fn device_caller(state: &AppState, digest: String) -> Result<Caller, ApiError> {
     let now = db::now_ms();
     let found = db::run(&state.pool, move |conn| {
         db::tokens::authenticate(conn, &digest, now)
@@ -141,15 +168,21 @@ impl FromRequest for StaffOrDevice {
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let Some(value) = req.headers().get(header::AUTHORIZATION).cloned() else {
+        if req.headers().get(header::AUTHORIZATION).is_none() {
             let staff = Staff::from_request(req, payload).into_inner();
             return Box::pin(async move { staff.map(|Staff(caller)| StaffOrDevice(caller)) });
-        };
+        }
+        let credentials = Credentials::from_request_head(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no app state")))?;
-            device_caller(&state, &value)
+            let Ok(Credentials::Device { token_hash }) = credentials else {
+                return Err(AppError::Forbidden(
+                    "That token is not valid (or was revoked).".into(),
+                ));
+            };
+            device_caller(&state, token_hash)
                 .await
                 .map(StaffOrDevice)
                 .map_err(|_| {

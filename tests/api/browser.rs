@@ -17,7 +17,11 @@ pub struct Browser {
 }
 
 impl Drop for Browser {
+    /// Ends chromedriver and every Chromium process it started: they share
+    /// its process group. Killing chromedriver alone leaves browsers behind.
     fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -48,7 +52,9 @@ pub async fn browser_with(size: (u32, u32), extra_args: &[String]) -> Option<Bro
         .local_addr()
         .unwrap()
         .port();
+    use std::os::unix::process::CommandExt;
     let driver = Command::new(driver_path)
+        .process_group(0)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
