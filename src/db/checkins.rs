@@ -611,7 +611,13 @@ fn write_log(
                 CheckinStatus::Rejected => "rejected",
             },
             reason: answer.reason.map(RejectReason::as_str),
-            answer: serde_json::to_string(answer).map_err(|e| DbError::Corrupt(e.to_string()))?,
+            // Kept for replaying a retry, which only a scan id makes possible.
+            answer: match req.scan_id {
+                Some(_) => {
+                    serde_json::to_string(answer).map_err(|e| DbError::Corrupt(e.to_string()))?
+                }
+                None => String::new(),
+            },
             at: req.now,
         });
     }

@@ -68,6 +68,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 )
                 .wrap(security_headers())
                 .route("/healthz", web::get().to(health::healthz))
+                .route("/readyz", web::get().to(health::readyz))
                 .route("/static/{path:.*}", web::get().to(static_files::serve))
                 .route("/", web::get().to(pages::index))
                 .route("/events/{slug}", web::get().to(registration::show))

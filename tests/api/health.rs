@@ -1,11 +1,14 @@
 use crate::helpers::*;
 
 #[actix_web::test]
-async fn healthz_answers_200_when_the_database_answers() {
+async fn healthz_says_the_process_serves_and_readyz_that_the_database_answers() {
     let app = TestApp::spawn_empty().await;
     let response = app.get("/healthz").await;
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(response.text().await.unwrap(), "ok");
+    let response = app.get("/readyz").await;
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.text().await.unwrap(), "ready");
 }
 
 #[actix_web::test]
