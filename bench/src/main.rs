@@ -49,6 +49,10 @@ struct Args {
     /// Where to write the JSON results.
     #[arg(long, default_value = "target/bench")]
     out: PathBuf,
+    /// Exit with an error if any request failed or any dashboard missed an
+    /// update (CI runs this way).
+    #[arg(long)]
+    fail_on_errors: bool,
 }
 
 /// The sizes of one run.
@@ -166,8 +170,52 @@ fn main() -> anyhow::Result<()> {
         let path = args.out.join(format!("results-{}.json", backend.name()));
         std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
         println!("(written to {})\n", path.display());
+        if args.fail_on_errors {
+            let problems = results.problems();
+            anyhow::ensure!(
+                problems.is_empty(),
+                "{}: {}",
+                backend.name(),
+                problems.join("; ")
+            );
+        }
     }
     Ok(())
+}
+
+impl Results {
+    /// What went wrong in this run, in words: failed requests, dashboards
+    /// left behind, scans that were never accepted.
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let loads = [
+            ("/healthz", &self.healthz),
+            ("door rush", &self.door_first_checkins),
+            ("duplicates", &self.door_duplicates),
+            ("keynote burst", &self.keynote_burst),
+        ];
+        for (name, load) in loads {
+            if let Some(load) = load {
+                if load.errors > 0 || load.good == 0 {
+                    problems.push(format!(
+                        "{name}: {} errors, {} good ({})",
+                        load.errors,
+                        load.good,
+                        load.first_error.as_deref().unwrap_or("no error text")
+                    ));
+                }
+            }
+        }
+        for f in &self.fanout {
+            if f.scan_errors > 0 || f.up_to_date != f.dashboards {
+                problems.push(format!(
+                    "fan-out {}: {} scan errors, {}/{} dashboards up to date",
+                    f.dashboards, f.scan_errors, f.up_to_date, f.dashboards
+                ));
+            }
+        }
+        problems
+    }
 }
 
 fn seeded_server(
