@@ -9,6 +9,7 @@ mod auth;
 mod browser;
 mod checkins;
 mod cli;
+mod crash;
 mod health;
 mod imports;
 mod live;

@@ -1,0 +1,250 @@
+//! Crash safety: the server is killed with SIGKILL while doors scan and
+//! people register, restarted, killed again. Every scan answered "accepted"
+//! and every registration answered with a redirect must be in the database,
+//! exactly once.
+
+use crate::helpers::*;
+use diesel::prelude::*;
+use rollcall::db::{self, schema, DatabaseUrl};
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(database: &DatabaseUrl, outbox: &std::path::Path) -> Server {
+        let url = match database {
+            DatabaseUrl::Sqlite(path) => path.clone(),
+            DatabaseUrl::Postgres(url) => url.clone(),
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .arg("--outbox")
+            .arg(outbox)
+            .env("ROLLCALL_DATABASE_URL", url)
+            .env("ROLLCALL_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start rollcall serve");
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let began = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                began.elapsed() < Duration::from_secs(30),
+                "the server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    /// SIGKILL: no shutdown handler runs, nothing is flushed on the way out.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+/// What the clients were told.
+#[derive(Default)]
+struct Told {
+    accepted_codes: HashSet<String>,
+    registered_emails: HashSet<String>,
+}
+
+async fn scan_until_refused(
+    base: String,
+    door: String,
+    codes: Arc<Mutex<Vec<String>>>,
+    told: Arc<Mutex<Told>>,
+) {
+    let client = reqwest::Client::new();
+    loop {
+        let Some(code) = codes.lock().unwrap().pop() else {
+            return;
+        };
+        let answer = client
+            .post(format!("{base}/api/v1/events/{EVENT}/checkins"))
+            .bearer_auth(&door)
+            .json(&serde_json::json!({"code": code, "door": "Crash test"}))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await;
+        let Ok(response) = answer else { return };
+        let Ok(body) = response.json::<serde_json::Value>().await else {
+            return;
+        };
+        if body["status"] == "accepted" {
+            told.lock().unwrap().accepted_codes.insert(code);
+        }
+    }
+}
+
+async fn register_until_refused(base: String, prefix: String, told: Arc<Mutex<Told>>) {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for n in 0.. {
+        let Ok(page) = client.get(format!("{base}/events/{EVENT}")).send().await else {
+            return;
+        };
+        let Ok(html) = page.text().await else { return };
+        let Some(token) = attr(
+            &scraper::Html::parse_document(&html),
+            "input[name=csrf_token]",
+            "value",
+        ) else {
+            return;
+        };
+        let email = format!("{prefix}-{n}@example.org");
+        let mut fields = valid_fields(&email, "offline");
+        fields.push(("csrf_token", &token));
+        let body = serde_html_form::to_string(&fields).unwrap();
+        let Ok(response) = client
+            .post(format!("{base}/events/{EVENT}/register"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+        else {
+            return;
+        };
+        if response.status().as_u16() == 303 {
+            told.lock().unwrap().registered_emails.insert(email);
+        }
+    }
+}
+
+#[actix_web::test]
+async fn nothing_answered_is_lost_when_the_server_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = fresh_database(dir.path());
+    let pool = db::connect(&database, 2).unwrap();
+    let now = db::now_ms();
+    let codes: Vec<String> = {
+        let mut conn = pool.get().unwrap();
+        seed_test_forum(&mut conn, now);
+        let mut csv = String::from("name,email,affiliation,country,mode,category,sessions\n");
+        for i in 0..3000 {
+            csv.push_str(&format!(
+                "Guest {i},guest{i}@example.org,Uni,DE,offline,,\n"
+            ));
+        }
+        let event = db::events::find_event(&mut conn, EVENT).unwrap().unwrap();
+        let offered: Vec<_> = db::events::sessions_of(&mut conn, event.id)
+            .unwrap()
+            .iter()
+            .map(|s| s.as_choice())
+            .collect();
+        let rows = rollcall::domain::import::parse_participants(csv.as_bytes(), &offered).unwrap();
+        match db::imports::import(&mut conn, event.id, &rows, now, &mut |_| {}).unwrap() {
+            db::imports::ImportOutcome::Imported(people) => people
+                .into_iter()
+                .map(|p| p.checkin_code.as_str().to_string())
+                .collect(),
+            db::imports::ImportOutcome::Refused(problems) => panic!("{problems:?}"),
+        }
+    };
+    let door = rollcall::auth::tokens::generate();
+    {
+        let digest = rollcall::auth::tokens::digest(&door).unwrap();
+        let mut conn = pool.get().unwrap();
+        let event = db::events::find_event(&mut conn, EVENT).unwrap().unwrap();
+        db::tokens::create(
+            &mut conn,
+            &db::tokens::NewToken {
+                event_id: event.id,
+                label: "crash door",
+                role: "door",
+                token_hash: &digest,
+                created_by: "test",
+                session_ids: &[],
+                now,
+            },
+        )
+        .unwrap();
+    }
+
+    let codes = Arc::new(Mutex::new(codes));
+    let told = Arc::new(Mutex::new(Told::default()));
+    let outbox = dir.path().join("outbox");
+    for round in 0..4u64 {
+        let server = Server::start(&database, &outbox);
+        let mut clients = Vec::new();
+        for _ in 0..16 {
+            clients.push(actix_web::rt::spawn(scan_until_refused(
+                server.base.clone(),
+                door.clone(),
+                codes.clone(),
+                told.clone(),
+            )));
+        }
+        for n in 0..2 {
+            clients.push(actix_web::rt::spawn(register_until_refused(
+                server.base.clone(),
+                format!("round{round}-client{n}"),
+                told.clone(),
+            )));
+        }
+        // A different moment in each round, mid-stream.
+        tokio::time::sleep(Duration::from_millis(300 + 170 * round)).await;
+        server.kill();
+        for client in clients {
+            let _ = client.await;
+        }
+    }
+
+    let told = std::mem::take(&mut *told.lock().unwrap());
+    assert!(
+        told.accepted_codes.len() > 100 && told.registered_emails.len() > 4,
+        "the rounds made progress: {} scans, {} registrations",
+        told.accepted_codes.len(),
+        told.registered_emails.len()
+    );
+    let mut conn = pool.get().unwrap();
+    let counted: Vec<(String, i64)> = schema::attendance::table
+        .inner_join(schema::participants::table)
+        .group_by(schema::participants::checkin_code)
+        .select((
+            schema::participants::checkin_code,
+            diesel::dsl::count_star(),
+        ))
+        .load(&mut conn)
+        .unwrap();
+    for code in &told.accepted_codes {
+        let times = counted
+            .iter()
+            .find(|(c, _)| c == code)
+            .map_or(0, |(_, n)| *n);
+        assert_eq!(times, 1, "an accepted scan is on disk exactly once");
+    }
+    assert!(counted.iter().all(|(_, n)| *n == 1), "nobody counted twice");
+    let emails: HashSet<String> = schema::participants::table
+        .select(schema::participants::email)
+        .load::<String>(&mut conn)
+        .unwrap()
+        .into_iter()
+        .collect();
+    for email in &told.registered_emails {
+        assert!(
+            emails.contains(email),
+            "a registration answered 303 is stored"
+        );
+    }
+}
