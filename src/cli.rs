@@ -46,6 +46,13 @@ enum Command {
         /// Database connections in the pool.
         #[arg(long, env = "ROLLCALL_POOL_SIZE", default_value_t = 8)]
         pool_size: u32,
+        /// Registrations accepted per client address per minute.
+        #[arg(long, env = "ROLLCALL_REGISTRATIONS_PER_MINUTE", default_value_t = 30)]
+        registrations_per_minute: u32,
+        /// Personal links that lead nowhere, per client address per minute,
+        /// before that address is refused for a minute.
+        #[arg(long, env = "ROLLCALL_FAILED_LOOKUPS_PER_MINUTE", default_value_t = 30)]
+        failed_lookups_per_minute: u32,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -376,6 +383,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             public_url,
             mail,
             pool_size,
+            registrations_per_minute,
+            failed_lookups_per_minute,
         } => {
             let config = Config {
                 database,
@@ -383,6 +392,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 public_url,
                 mail: mail.into(),
                 pool_size: pool_size.max(1),
+                rate_limits: crate::web::limits::RateLimitConfig {
+                    registrations_per_minute,
+                    failed_lookups_per_minute,
+                },
             };
             let app = startup::Application::build(config).await?;
             if with_demo {

@@ -13,6 +13,7 @@ pub struct Config {
     pub public_url: Option<String>,
     pub mail: MailConfig,
     pub pool_size: u32,
+    pub rate_limits: crate::web::limits::RateLimitConfig,
 }
 
 #[derive(Clone, Debug)]

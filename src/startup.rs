@@ -50,6 +50,7 @@ impl Application {
         let live = Live::start(pool.clone(), &config.database);
         let checkins = crate::db::checkin_writer::CheckinWriter::start(pool.clone())?;
         let state = Data::new(AppState {
+            limits: crate::web::limits::RateLimits::new(config.rate_limits),
             live,
             checkins,
             tickets: TicketKey::new(&ticket_secret),

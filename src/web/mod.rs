@@ -8,6 +8,7 @@ pub mod csrf;
 pub mod error;
 
 mod health;
+pub mod limits;
 mod live;
 mod online;
 mod pages;
@@ -28,6 +29,7 @@ use error::AppError;
 
 pub struct AppState {
     pub pool: Pool,
+    pub limits: limits::RateLimits,
     /// Door check-ins go through here: batched, one commit per batch.
     pub checkins: crate::db::checkin_writer::CheckinWriter,
     pub mailer: Mailer,
@@ -67,6 +69,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                         .custom_request_replace("PATH_SHAPE", |req| route_shape(req.path())),
                 )
                 .wrap(security_headers())
+                .wrap(actix_web::middleware::from_fn(limits::guard_personal_links))
                 .route("/healthz", web::get().to(health::healthz))
                 .route("/readyz", web::get().to(health::readyz))
                 .route("/static/{path:.*}", web::get().to(static_files::serve))

@@ -73,6 +73,21 @@ pub async fn submit(
         render_with_csrf(status, &page, &csrf)
     };
 
+    if let Err(wait) = state
+        .limits
+        .allow_registration(req.peer_addr().map(|a| a.ip()))
+    {
+        let response = again(
+            StatusCode::TOO_MANY_REQUESTS,
+            FieldErrors::default(),
+            "Many registrations came from your network in the last minute, so this one was not saved yet. Please wait a minute and send the form again: what you typed is kept.",
+        )?;
+        let mut response = response;
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(wait));
+        return Ok(response);
+    }
     if !state.csrf.verify(&req, &form.csrf_token) {
         return again(
             StatusCode::FORBIDDEN,

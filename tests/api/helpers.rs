@@ -71,6 +71,20 @@ impl TestApp {
         Self::spawn_on(database, dir).await
     }
 
+    /// The test forum, with these rate limits instead of the tests' lax ones.
+    pub async fn spawn_with_limits(limits: rollcall::web::limits::RateLimitConfig) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let database = fresh_database(dir.path());
+        let app = Self::spawn_configured(database, dir, limits).await;
+        db::run(&app.pool, |conn| {
+            seed_test_forum(conn, db::now_ms());
+            Ok(())
+        })
+        .await
+        .unwrap();
+        app
+    }
+
     /// A second instance of the app on this one's database (PostgreSQL
     /// only: SQLite is a one-instance setup).
     pub async fn second_instance(&self) -> Option<TestApp> {
@@ -83,6 +97,20 @@ impl TestApp {
     }
 
     async fn spawn_on(database: DatabaseUrl, dir: tempfile::TempDir) -> TestApp {
+        // Tests register many people from one address; the limits have
+        // their own test.
+        let lax = rollcall::web::limits::RateLimitConfig {
+            registrations_per_minute: 100_000,
+            failed_lookups_per_minute: 100_000,
+        };
+        Self::spawn_configured(database, dir, lax).await
+    }
+
+    async fn spawn_configured(
+        database: DatabaseUrl,
+        dir: tempfile::TempDir,
+        rate_limits: rollcall::web::limits::RateLimitConfig,
+    ) -> TestApp {
         if std::env::var_os("ROLLCALL_LOG").is_some() {
             rollcall::telemetry::init();
         }
@@ -97,6 +125,7 @@ impl TestApp {
                 from: "Rollcall <rollcall@example.org>".into(),
             },
             pool_size: 4,
+            rate_limits,
         };
         let app = Application::build(config).await.expect("the app starts");
         let address = format!("http://127.0.0.1:{}", app.port());

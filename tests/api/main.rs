@@ -12,6 +12,7 @@ mod cli;
 mod crash;
 mod health;
 mod imports;
+mod limits;
 mod live;
 mod online;
 mod personal;
