@@ -9,6 +9,7 @@ pub mod exports;
 pub mod imports;
 pub mod online;
 pub mod participants;
+pub mod privacy;
 pub mod schema;
 pub mod secrets;
 pub mod staff;

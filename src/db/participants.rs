@@ -351,6 +351,15 @@ pub fn list(
         .load(conn)?)
 }
 
+/// Participants of an event whose personal data was erased.
+pub fn count_erased(conn: &mut DbConnection, event_id: i32) -> Result<i64, DbError> {
+    Ok(participants::table
+        .filter(participants::event_id.eq(event_id))
+        .filter(participants::anonymised_at.is_not_null())
+        .count()
+        .get_result(conn)?)
+}
+
 pub fn count_in_event(conn: &mut DbConnection, event_id: i32) -> Result<i64, DbError> {
     Ok(participants::table
         .filter(participants::event_id.eq(event_id))

@@ -69,6 +69,7 @@ diesel::table! {
         page_token -> Text,
         created_at -> BigInt,
         cancelled_at -> Nullable<BigInt>,
+        anonymised_at -> Nullable<BigInt>,
     }
 }
 

@@ -85,6 +85,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .route("/r/{token}/calendar.ics", web::get().to(personal::calendar))
                 .route("/r/{token}/cancel", web::get().to(personal::confirm_cancel))
                 .route("/r/{token}/cancel", web::post().to(personal::cancel))
+                .route("/r/{token}/erase", web::get().to(personal::confirm_erase))
+                .route("/r/{token}/erase", web::post().to(personal::erase))
                 .route("/r/{token}/join/{session}", web::get().to(online::join))
                 .route("/r/{token}/watch/{session}", web::get().to(online::watch))
                 .route(
@@ -146,6 +148,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
                         .route(
                             "/events/{event}/tokens",
                             web::post().to(admin::tokens::create),
+                        )
+                        .route(
+                            "/events/{event}/purge",
+                            web::post().to(admin::events::purge),
                         )
                         .route(
                             "/events/{event}/tokens/{id}/revoke",

@@ -237,6 +237,73 @@ pub async fn cancel(
     Ok(see_other(&token))
 }
 
+#[derive(Template)]
+#[template(path = "personal/erase.html")]
+struct ErasePage {
+    token: String,
+    event_title: String,
+    name: String,
+    event_over: bool,
+    csrf_token: String,
+    notice: Option<&'static str>,
+    done: bool,
+}
+
+impl ErasePage {
+    fn asking(token: &PageToken, view: PersonalView, csrf_token: String) -> Self {
+        Self {
+            token: token.as_str().to_string(),
+            event_over: view.event.ends_at <= db::now_ms(),
+            event_title: view.event.title,
+            name: view.participant.full_name,
+            csrf_token,
+            notice: None,
+            done: false,
+        }
+    }
+}
+
+pub async fn confirm_erase(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (token, view) = load(&state, &token).await?;
+    let csrf = state.csrf.issue(&req);
+    let page = ErasePage::asking(&token, view, csrf.token.clone());
+    render_with_csrf(StatusCode::OK, &page, &csrf)
+}
+
+/// The registrant erases their personal data (see db::privacy).
+pub async fn erase(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let (token, view) = load(&state, &token).await?;
+    let csrf = state.csrf.issue(&req);
+    if !state.csrf.verify_form(&req, &body) {
+        let mut page = ErasePage::asking(&token, view, csrf.token.clone());
+        page.notice = Some("This form had expired, so nothing changed. Press the button again.");
+        return render_with_csrf(StatusCode::FORBIDDEN, &page, &csrf);
+    }
+    let participant_id = view.participant.id;
+    let mut page = ErasePage::asking(&token, view, csrf.token.clone());
+    let erase_token = token.clone();
+    let erased = db::run(&state.pool, move |conn| {
+        db::privacy::erase_by_page_token(conn, &erase_token, db::now_ms())
+    })
+    .await?;
+    if let Some(event_id) = erased {
+        tracing::info!(participant_id, "personal data erased by the registrant");
+        state.live.changed(event_id);
+    }
+    page.done = true;
+    page.token.clear();
+    render_with_csrf(StatusCode::OK, &page, &csrf)
+}
+
 fn see_other(token: &PageToken) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, format!("/r/{}", token.as_str())))

@@ -16,5 +16,6 @@ mod limits;
 mod live;
 mod online;
 mod personal;
+mod privacy;
 mod registration;
 mod reports;

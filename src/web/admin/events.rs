@@ -289,6 +289,10 @@ struct EventPage {
     tokens: Vec<TokenRow>,
     token_roles: &'static [TokenRole],
     can_manage: bool,
+    /// The event has ended: its personal data may be purged.
+    ended: bool,
+    /// Participants whose data is already erased.
+    erased: i64,
     csrf_token: String,
 }
 
@@ -333,11 +337,12 @@ pub async fn show(
 ) -> Result<HttpResponse, AppError> {
     let event = event_for(&state, &caller, slug.into_inner(), Permission::Reports).await?;
     let event_id = event.id;
-    let (sessions, tokens, participants) = db::run(&state.pool, move |conn| {
+    let (sessions, tokens, participants, erased) = db::run(&state.pool, move |conn| {
         Ok((
             db::events::sessions_of(conn, event_id)?,
             db::tokens::list_for_event(conn, event_id)?,
             db::participants::count_in_event(conn, event_id)?,
+            db::participants::count_erased(conn, event_id)?,
         ))
     })
     .await?;
@@ -350,6 +355,8 @@ pub async fn show(
         token_roles: TokenRole::ALL,
         can_manage: caller.may(Permission::ManageEvent, Some(event.id)),
         participants,
+        ended: event.ends_at <= db::now_ms(),
+        erased,
         grace: event.checkin_grace_minutes,
         slug: event.slug,
         title: event.title,
@@ -358,4 +365,45 @@ pub async fn show(
         csrf_token: csrf.token.clone(),
     };
     render_with_csrf(StatusCode::OK, &page, &csrf)
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct PurgeForm {
+    confirm: Option<String>,
+    csrf_token: String,
+}
+
+/// Erases the personal data of everyone registered for an event that has
+/// ended (see db::privacy); the counts stay.
+pub async fn purge(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Staff(caller): Staff,
+    slug: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let event = event_for(&state, &caller, slug.into_inner(), Permission::ManageEvent).await?;
+    let form: PurgeForm = read_form(&body)?;
+    if !csrf_ok(&state, &req, &form.csrf_token) {
+        return Err(AppError::Forbidden(EXPIRED.into()));
+    }
+    if event.ends_at > db::now_ms() {
+        return Err(AppError::BadRequest(
+            "Personal data can be purged once the event has ended.".into(),
+        ));
+    }
+    if form.confirm.as_deref() != Some("yes") {
+        return Err(AppError::BadRequest(
+            "Tick the box to confirm: purging cannot be undone.".into(),
+        ));
+    }
+    let event_id = event.id;
+    let erased = db::run(&state.pool, move |conn| {
+        db::privacy::purge_event(conn, event_id, db::now_ms())
+    })
+    .await?;
+    tracing::info!(event_id, erased, "personal data purged");
+    state.live.changed(event_id);
+    Ok(see_other(format!("/admin/events/{}#privacy", event.slug)))
 }
