@@ -53,6 +53,9 @@ enum Command {
         /// before that address is refused for a minute.
         #[arg(long, env = "ROLLCALL_FAILED_LOOKUPS_PER_MINUTE", default_value_t = 30)]
         failed_lookups_per_minute: u32,
+        /// Bearer token for GET /metrics (Prometheus); without it /metrics is off.
+        #[arg(long, env = "ROLLCALL_METRICS_TOKEN", hide_env_values = true)]
+        metrics_token: Option<String>,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -385,6 +388,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             pool_size,
             registrations_per_minute,
             failed_lookups_per_minute,
+            metrics_token,
         } => {
             let config = Config {
                 database,
@@ -396,6 +400,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     registrations_per_minute,
                     failed_lookups_per_minute,
                 },
+                metrics_token,
             };
             let app = startup::Application::build(config).await?;
             if with_demo {

@@ -14,6 +14,8 @@ pub struct Config {
     pub mail: MailConfig,
     pub pool_size: u32,
     pub rate_limits: crate::web::limits::RateLimitConfig,
+    /// Bearer token that may read `/metrics`; `None`: `/metrics` is off.
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Clone, Debug)]

@@ -50,6 +50,7 @@ impl Application {
         let live = Live::start(pool.clone(), &config.database);
         let checkins = crate::db::checkin_writer::CheckinWriter::start(pool.clone())?;
         let state = Data::new(AppState {
+            metrics: crate::web::metrics::Metrics::new(config.metrics_token.clone())?,
             limits: crate::web::limits::RateLimits::new(config.rate_limits),
             live,
             checkins,

@@ -8,6 +8,7 @@ use crate::db::stats::EventStats;
 use crate::db::{self, Pool};
 use actix::prelude::*;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -83,14 +84,23 @@ pub struct Hub {
     pool: Pool,
     feeds: HashMap<i32, Feed>,
     presence: Presence,
+    counts: Arc<SocketCounts>,
+}
+
+/// Sockets open now, kept by the hub, read by /metrics.
+#[derive(Debug, Default)]
+pub struct SocketCounts {
+    pub dashboards: AtomicI64,
+    pub watchers: AtomicI64,
 }
 
 impl Hub {
-    pub fn new(pool: Pool) -> Self {
+    pub fn new(pool: Pool, counts: Arc<SocketCounts>) -> Self {
         Hub {
             pool,
             feeds: HashMap::new(),
             presence: Presence::default(),
+            counts,
         }
     }
 
@@ -216,13 +226,19 @@ impl Handler<Subscribe> for Hub {
             dirty: true,
             computing: false,
         });
-        feed.subscribers.insert(
-            msg.id,
-            Subscriber {
-                socket: msg.socket,
-                closer: msg.closer,
-            },
-        );
+        let fresh = feed
+            .subscribers
+            .insert(
+                msg.id,
+                Subscriber {
+                    socket: msg.socket,
+                    closer: msg.closer,
+                },
+            )
+            .is_none();
+        if fresh {
+            self.counts.dashboards.fetch_add(1, Ordering::Relaxed);
+        }
         feed.awaiting.push(msg.id);
     }
 }
@@ -231,7 +247,9 @@ impl Handler<Unsubscribe> for Hub {
     type Result = ();
     fn handle(&mut self, msg: Unsubscribe, _: &mut Context<Self>) {
         if let Some(feed) = self.feeds.get_mut(&msg.event_id) {
-            feed.subscribers.remove(&msg.id);
+            if feed.subscribers.remove(&msg.id).is_some() {
+                self.counts.dashboards.fetch_sub(1, Ordering::Relaxed);
+            }
             feed.awaiting.retain(|id| *id != msg.id);
             if feed.subscribers.is_empty() && !feed.computing {
                 self.feeds.remove(&msg.event_id);
@@ -271,6 +289,7 @@ impl Handler<Shutdown> for Hub {
         for feed in self.feeds.values_mut() {
             for (_, subscriber) in feed.subscribers.drain() {
                 subscriber.closer.do_send(Close("server shutting down"));
+                self.counts.dashboards.fetch_sub(1, Ordering::Relaxed);
             }
         }
         self.feeds.clear();
@@ -280,6 +299,7 @@ impl Handler<Shutdown> for Hub {
 impl Handler<WatchStart> for Hub {
     type Result = ();
     fn handle(&mut self, msg: WatchStart, ctx: &mut Context<Self>) {
+        self.counts.watchers.fetch_add(1, Ordering::Relaxed);
         if let Some(first) = self.presence.start(msg) {
             presence::write(self, ctx, vec![first], false);
         }
@@ -289,6 +309,7 @@ impl Handler<WatchStart> for Hub {
 impl Handler<WatchStop> for Hub {
     type Result = ();
     fn handle(&mut self, msg: WatchStop, ctx: &mut Context<Self>) {
+        self.counts.watchers.fetch_sub(1, Ordering::Relaxed);
         if let Some(last) = self.presence.stop(msg) {
             presence::write(self, ctx, vec![last], true);
         }

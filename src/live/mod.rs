@@ -23,6 +23,7 @@ pub use hub::Hub;
 #[derive(Clone)]
 pub struct Live {
     hub: Addr<Hub>,
+    counts: std::sync::Arc<hub::SocketCounts>,
 }
 
 static NEXT_SOCKET: AtomicU64 = AtomicU64::new(1);
@@ -30,11 +31,20 @@ static NEXT_SOCKET: AtomicU64 = AtomicU64::new(1);
 impl Live {
     /// Starts the hub (and on PostgreSQL the listener) in the current System.
     pub fn start(pool: Pool, database: &DatabaseUrl) -> Live {
-        let hub = Hub::new(pool).start();
+        let counts = std::sync::Arc::new(hub::SocketCounts::default());
+        let hub = Hub::new(pool, counts.clone()).start();
         if let DatabaseUrl::Postgres(url) = database {
             listener::spawn(url.clone(), hub.clone());
         }
-        Live { hub }
+        Live { hub, counts }
+    }
+
+    /// Open (dashboard, watch-page) sockets, for /metrics.
+    pub fn socket_counts(&self) -> (i64, i64) {
+        (
+            self.counts.dashboards.load(Ordering::Relaxed),
+            self.counts.watchers.load(Ordering::Relaxed),
+        )
     }
 
     /// Something at `event_id` changed: dashboards refresh within a tick.

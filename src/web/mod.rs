@@ -10,6 +10,7 @@ pub mod error;
 mod health;
 pub mod limits;
 mod live;
+pub mod metrics;
 mod online;
 mod pages;
 mod personal;
@@ -29,6 +30,7 @@ use error::AppError;
 
 pub struct AppState {
     pub pool: Pool,
+    pub metrics: metrics::Metrics,
     pub limits: limits::RateLimits,
     /// Door check-ins go through here: batched, one commit per batch.
     pub checkins: crate::db::checkin_writer::CheckinWriter,
@@ -70,8 +72,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 )
                 .wrap(security_headers())
                 .wrap(actix_web::middleware::from_fn(limits::guard_personal_links))
+                .wrap(actix_web::middleware::from_fn(metrics::count_requests))
                 .route("/healthz", web::get().to(health::healthz))
                 .route("/readyz", web::get().to(health::readyz))
+                .route("/metrics", web::get().to(metrics::show))
                 .route("/static/{path:.*}", web::get().to(static_files::serve))
                 .route("/", web::get().to(pages::index))
                 .route("/events/{slug}", web::get().to(registration::show))

@@ -126,6 +126,7 @@ impl TestApp {
             },
             pool_size: 4,
             rate_limits,
+            metrics_token: Some(METRICS_TOKEN.into()),
         };
         let app = Application::build(config).await.expect("the app starts");
         let address = format!("http://127.0.0.1:{}", app.port());
@@ -340,6 +341,8 @@ pub fn seed_test_forum(conn: &mut db::DbConnection, now: i64) {
 }
 
 pub const PASSWORD: &str = "correct horse battery";
+/// What test apps accept for GET /metrics.
+pub const METRICS_TOKEN: &str = "metrics-test-token";
 
 impl TestApp {
     /// A staff account (password [`PASSWORD`]).

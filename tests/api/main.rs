@@ -14,6 +14,7 @@ mod health;
 mod imports;
 mod limits;
 mod live;
+mod metrics;
 mod online;
 mod personal;
 mod privacy;
