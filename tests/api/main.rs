@@ -11,6 +11,7 @@ mod checkins;
 mod cli;
 mod crash;
 mod health;
+mod hostile;
 mod imports;
 mod limits;
 mod live;
