@@ -21,3 +21,4 @@ mod personal;
 mod privacy;
 mod registration;
 mod reports;
+mod routes;
