@@ -52,6 +52,28 @@ impl Server {
         server
     }
 
+    /// SIGTERM, as a service manager stops it: the exit status, once it
+    /// has finished.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let began = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                began.elapsed() < Duration::from_secs(20),
+                "the server did not stop within 20 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGKILL: no shutdown handler runs, nothing is flushed on the way out.
     fn kill(mut self) {
         self.child.kill().unwrap();
@@ -131,11 +153,10 @@ async fn register_until_refused(base: String, prefix: String, told: Arc<Mutex<To
     }
 }
 
-#[actix_web::test]
-async fn nothing_answered_is_lost_when_the_server_is_killed() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = fresh_database(dir.path());
-    let pool = db::connect(&database, 2).unwrap();
+/// A fresh database with the test forum, 3,000 participants and a door
+/// token: their codes and the token.
+fn seeded(database: &DatabaseUrl) -> (db::Pool, Vec<String>, String) {
+    let pool = db::connect(database, 2).unwrap();
     let now = db::now_ms();
     let codes: Vec<String> = {
         let mut conn = pool.get().unwrap();
@@ -180,7 +201,48 @@ async fn nothing_answered_is_lost_when_the_server_is_killed() {
         )
         .unwrap();
     }
+    (pool, codes, door)
+}
 
+/// Every answered scan and registration is in the database exactly once.
+fn assert_all_stored(pool: &db::Pool, told: &Told) {
+    let mut conn = pool.get().unwrap();
+    let counted: Vec<(String, i64)> = schema::attendance::table
+        .inner_join(schema::participants::table)
+        .group_by(schema::participants::checkin_code)
+        .select((
+            schema::participants::checkin_code,
+            diesel::dsl::count_star(),
+        ))
+        .load(&mut conn)
+        .unwrap();
+    for code in &told.accepted_codes {
+        let times = counted
+            .iter()
+            .find(|(c, _)| c == code)
+            .map_or(0, |(_, n)| *n);
+        assert_eq!(times, 1, "an accepted scan is on disk exactly once");
+    }
+    assert!(counted.iter().all(|(_, n)| *n == 1), "nobody counted twice");
+    let emails: HashSet<String> = schema::participants::table
+        .select(schema::participants::email)
+        .load::<String>(&mut conn)
+        .unwrap()
+        .into_iter()
+        .collect();
+    for email in &told.registered_emails {
+        assert!(
+            emails.contains(email),
+            "a registration answered 303 is stored"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn nothing_answered_is_lost_when_the_server_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = fresh_database(dir.path());
+    let (pool, codes, door) = seeded(&database);
     let codes = Arc::new(Mutex::new(codes));
     let told = Arc::new(Mutex::new(Told::default()));
     let outbox = dir.path().join("outbox");
@@ -217,34 +279,36 @@ async fn nothing_answered_is_lost_when_the_server_is_killed() {
         told.accepted_codes.len(),
         told.registered_emails.len()
     );
-    let mut conn = pool.get().unwrap();
-    let counted: Vec<(String, i64)> = schema::attendance::table
-        .inner_join(schema::participants::table)
-        .group_by(schema::participants::checkin_code)
-        .select((
-            schema::participants::checkin_code,
-            diesel::dsl::count_star(),
-        ))
-        .load(&mut conn)
-        .unwrap();
-    for code in &told.accepted_codes {
-        let times = counted
-            .iter()
-            .find(|(c, _)| c == code)
-            .map_or(0, |(_, n)| *n);
-        assert_eq!(times, 1, "an accepted scan is on disk exactly once");
-    }
-    assert!(counted.iter().all(|(_, n)| *n == 1), "nobody counted twice");
-    let emails: HashSet<String> = schema::participants::table
-        .select(schema::participants::email)
-        .load::<String>(&mut conn)
-        .unwrap()
-        .into_iter()
+    assert_all_stored(&pool, &told);
+}
+
+#[actix_web::test]
+async fn sigterm_stops_cleanly_with_every_answer_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = fresh_database(dir.path());
+    let (pool, codes, door) = seeded(&database);
+    let codes = Arc::new(Mutex::new(codes));
+    let told = Arc::new(Mutex::new(Told::default()));
+    let server = Server::start(&database, &dir.path().join("outbox"));
+    let clients: Vec<_> = (0..12)
+        .map(|_| {
+            actix_web::rt::spawn(scan_until_refused(
+                server.base.clone(),
+                door.clone(),
+                codes.clone(),
+                told.clone(),
+            ))
+        })
         .collect();
-    for email in &told.registered_emails {
-        assert!(
-            emails.contains(email),
-            "a registration answered 303 is stored"
-        );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status = actix_web::rt::task::spawn_blocking(move || server.terminate())
+        .await
+        .unwrap();
+    assert!(status.success(), "a clean exit on SIGTERM: {status}");
+    for client in clients {
+        let _ = client.await;
     }
+    let told = std::mem::take(&mut *told.lock().unwrap());
+    assert!(told.accepted_codes.len() > 50, "scans were under way");
+    assert_all_stored(&pool, &told);
 }

@@ -9,6 +9,7 @@ mod auth;
 mod browser;
 mod checkins;
 mod cli;
+mod concurrency;
 mod crash;
 mod health;
 mod hostile;

@@ -1,0 +1,139 @@
+//! The same people scanned at many doors, joining online and cancelling, all
+//! at once, in random mixes: every count is the database's own count, and
+//! nobody is answered "accepted" twice for one session.
+
+use crate::helpers::*;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use std::collections::HashMap;
+
+enum Op {
+    Scan {
+        person: usize,
+        session: Option<&'static str>,
+        door: u32,
+    },
+    Join {
+        person: usize,
+        session: &'static str,
+    },
+    Cancel {
+        person: usize,
+    },
+}
+
+#[actix_web::test]
+async fn random_simultaneous_scans_joins_and_cancellations_keep_counts_exact() {
+    for seed in 1..=4u64 {
+        simultaneous_mix(seed).await;
+    }
+}
+
+async fn simultaneous_mix(seed: u64) {
+    let app = TestApp::spawn().await;
+    app.open_all_doors().await;
+    app.lift_capacities().await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    let organiser = app.create_token(EVENT, "organiser", &[]).await;
+    let mut people = Vec::new();
+    for i in 0..6 {
+        let email = format!("p{i}@example.org");
+        let mode = if i % 2 == 0 { "online" } else { "offline" };
+        let page = app.register_ok(&email, mode, &["keynote", "webinar"]).await;
+        let cancel_token = app.csrf_token(&format!("{page}/cancel")).await;
+        people.push((app.code_of(&email).await, page, cancel_token));
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let ops: Vec<Op> = (0..90)
+        .map(|_| {
+            let person = rng.random_range(0..people.len());
+            match rng.random_range(0..20) {
+                0..=12 => Op::Scan {
+                    person,
+                    session: [Some("keynote"), Some("webinar"), None][rng.random_range(0..3)],
+                    door: rng.random_range(1..=8),
+                },
+                13..=18 => Op::Join {
+                    person,
+                    session: ["keynote", "webinar"][rng.random_range(0..2)],
+                },
+                _ => Op::Cancel { person },
+            }
+        })
+        .collect();
+
+    let runs = ops.iter().map(|op| {
+        let (app, door, people) = (&app, &door, &people);
+        async move {
+            match op {
+                Op::Scan {
+                    person,
+                    session,
+                    door: n,
+                } => {
+                    let mut body = json!({"code": people[*person].0, "door": format!("Door {n}")});
+                    if let Some(session) = session {
+                        body["session"] = json!(session);
+                    }
+                    let (status, answer) = app.scan(door, body).await;
+                    assert_eq!(status, 200, "{answer}");
+                    let accepted = answer["status"] == "accepted";
+                    Some((*person, session.unwrap_or("entry"), accepted))
+                }
+                Op::Join { person, session } => {
+                    let status = app
+                        .get(&format!("{}/join/{session}", people[*person].1))
+                        .await
+                        .status()
+                        .as_u16();
+                    assert!(status < 500, "join {status}");
+                    None
+                }
+                Op::Cancel { person } => {
+                    let (_, page, token) = &people[*person];
+                    let status = app
+                        .post_form(&format!("{page}/cancel"), &[("csrf_token", token.as_str())])
+                        .await
+                        .status()
+                        .as_u16();
+                    assert!(status < 500, "cancel {status}");
+                    None
+                }
+            }
+        }
+    });
+    let answers = futures_util::future::join_all(runs).await;
+
+    let mut accepted: HashMap<(usize, &str), usize> = HashMap::new();
+    for (person, session, was_accepted) in answers.into_iter().flatten() {
+        if was_accepted {
+            *accepted.entry((person, session)).or_default() += 1;
+        }
+    }
+    assert!(
+        accepted.values().all(|n| *n == 1),
+        "seed {seed}: someone was accepted twice for one session: {accepted:?}"
+    );
+    let expected = app.count_by_hand().await;
+    let stats = app.stats(&organiser).await;
+    assert_eq!(stats["attended"], expected["attended"], "seed {seed}");
+    assert_eq!(stats["registered"], expected["registered"], "seed {seed}");
+    assert_eq!(stats["cancelled"], expected["cancelled"], "seed {seed}");
+    for session in stats["by_session"].as_array().unwrap() {
+        let slug = session["slug"].as_str().unwrap();
+        assert_eq!(
+            session["in_person"], expected["in_person"][slug],
+            "seed {seed} {slug}"
+        );
+        assert_eq!(
+            session["online"], expected["online"][slug],
+            "seed {seed} {slug}"
+        );
+    }
+    // Every accepted scan is an in-person record in the database.
+    let in_person: i64 = accepted.len() as i64;
+    let records = expected["in_person"]["keynote"].as_i64().unwrap()
+        + expected["in_person"]["webinar"].as_i64().unwrap();
+    let entries = accepted.keys().filter(|(_, s)| *s == "entry").count() as i64;
+    assert_eq!(in_person - entries, records, "seed {seed}");
+}
