@@ -48,7 +48,11 @@ impl Application {
         let base_url = config.base_url(port);
         let secure_cookies = base_url.starts_with("https://");
         let live = Live::start(pool.clone(), &config.database);
-        let checkins = crate::db::checkin_writer::CheckinWriter::start(pool.clone())?;
+        let writers = match config.database {
+            crate::db::DatabaseUrl::Sqlite(_) => 1,
+            crate::db::DatabaseUrl::Postgres(_) => 4,
+        };
+        let checkins = crate::db::checkin_writer::CheckinWriter::start(pool.clone(), writers)?;
         let state = Data::new(AppState {
             metrics: crate::web::metrics::Metrics::new(config.metrics_token.clone())?,
             limits: crate::web::limits::RateLimits::new(config.rate_limits),

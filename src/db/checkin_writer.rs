@@ -4,9 +4,17 @@
 //! one WAL flush per batch instead of one per scan, so a door rush is bounded
 //! by work, not by the disk's flush rate. Batches form by themselves: while
 //! one commits, the next queues up.
+//!
+//! SQLite has one writer at a time anyway, so it gets one thread. PostgreSQL
+//! gets a few, taking turns at the queue: while one waits for its commit to
+//! be flushed, the next decides its batch (and PostgreSQL flushes concurrent
+//! commits together). Batches running side by side can't count anyone
+//! twice: the unique index decides, and a scan whose insert it refused is
+//! decided again on the careful path (see `checkins::record_batch`).
 
 use super::checkins::{record_scans, ScanOutcome, ScanRequest, MAX_BATCH};
 use super::{DbError, Pool};
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 /// Scans waiting beyond this make handlers wait for room (back-pressure)
@@ -24,13 +32,17 @@ pub struct CheckinWriter {
 }
 
 impl CheckinWriter {
-    /// Starts the writer thread; it stops when the last handle is dropped,
-    /// after answering every scan already queued.
-    pub fn start(pool: Pool) -> std::io::Result<Self> {
+    /// Starts `threads` writer threads; they stop when the last handle is
+    /// dropped, after answering every scan already queued.
+    pub fn start(pool: Pool, threads: usize) -> std::io::Result<Self> {
         let (queue, jobs) = mpsc::channel::<Job>(QUEUE);
-        std::thread::Builder::new()
-            .name("checkin-writer".into())
-            .spawn(move || write_batches(&pool, jobs))?;
+        let jobs = Arc::new(Mutex::new(jobs));
+        for n in 0..threads.max(1) {
+            let (pool, jobs) = (pool.clone(), jobs.clone());
+            std::thread::Builder::new()
+                .name(format!("checkin-writer-{n}"))
+                .spawn(move || write_batches(&pool, &jobs))?;
+        }
         Ok(Self { queue })
     }
 
@@ -49,15 +61,22 @@ impl CheckinWriter {
     }
 }
 
-fn write_batches(pool: &Pool, mut jobs: mpsc::Receiver<Job>) {
-    while let Some(first) = jobs.blocking_recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
+/// Takes whatever is queued (waiting for at least one scan), up to a batch.
+fn next_batch(jobs: &Mutex<mpsc::Receiver<Job>>) -> Option<Vec<Job>> {
+    let mut jobs = jobs.lock().unwrap_or_else(|e| e.into_inner());
+    let first = jobs.blocking_recv()?;
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match jobs.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
         }
+    }
+    Some(batch)
+}
+
+fn write_batches(pool: &Pool, jobs: &Mutex<mpsc::Receiver<Job>>) {
+    while let Some(batch) = next_batch(jobs) {
         let (requests, replies): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|j| (j.request, j.reply)).unzip();
         // Kept for a retry one by one if the batch fails.

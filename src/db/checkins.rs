@@ -494,6 +494,9 @@ impl BatchState {
                 recorded_at: req.now,
             });
         }
+        // In key order, so two batches inserting the same people (several
+        // writers on PostgreSQL) wait for each other instead of deadlocking.
+        rows.sort_by_key(|row| (row.participant_id, row.session_id));
         let inserted: Vec<(i32, Option<i32>)> =
             with_backend!(conn, |c| diesel::insert_into(att::table)
                 .values(&rows)

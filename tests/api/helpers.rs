@@ -39,7 +39,8 @@ pub fn fresh_database(dir: &std::path::Path) -> DatabaseUrl {
                 .rsplit_once('/')
                 .expect("a URL with a database name")
                 .0;
-            DatabaseUrl::Postgres(format!("{base}/{name}"))
+            // Loopback needs no TLS; see PGSSLMODE in .ci/run for why it is off.
+            DatabaseUrl::Postgres(format!("{base}/{name}?sslmode=disable"))
         }
         _ => DatabaseUrl::Sqlite(dir.join("rollcall.db").to_string_lossy().into_owned()),
     }
