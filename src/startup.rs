@@ -114,17 +114,28 @@ impl Application {
     }
 
     /// Serves until SIGINT or SIGTERM, then closes dashboards' sockets with a
-    /// reason and lets in-flight requests finish.
+    /// reason, stores pending watched time, lets in-flight requests finish
+    /// and gives queued mail a few seconds.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let live = self.state.live.clone();
+        let mailer = self.state.mailer.clone();
         actix_web::rt::spawn(async move {
             shutdown_signal().await;
             tracing::info!("shutting down");
-            live.shutdown();
+            live.shutdown().await;
             handle.stop(true).await;
         });
-        self.server.await
+        let stopped = self.server.await;
+        // Mail already queued (confirmations of the last registrations) gets
+        // a few seconds to go out.
+        if tokio::time::timeout(Duration::from_secs(5), mailer.wait_until_sent())
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutting down with mail still queued");
+        }
+        stopped
     }
 }
 

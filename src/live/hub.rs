@@ -284,8 +284,10 @@ impl Handler<Changed> for Hub {
 }
 
 impl Handler<Shutdown> for Hub {
-    type Result = ();
-    fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) {
+    type Result = ResponseFuture<()>;
+    /// Closes every dashboard with a reason and writes the watched time
+    /// gathered since the last flush; resolves once it is stored.
+    fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) -> Self::Result {
         for feed in self.feeds.values_mut() {
             for (_, subscriber) in feed.subscribers.drain() {
                 subscriber.closer.do_send(Close("server shutting down"));
@@ -293,6 +295,20 @@ impl Handler<Shutdown> for Hub {
             }
         }
         self.feeds.clear();
+        let watched = self.presence.flush();
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            if watched.is_empty() {
+                return;
+            }
+            let stored = db::run(&pool, move |conn| {
+                db::online::record_watching(conn, &watched, db::now_ms())
+            })
+            .await;
+            if let Err(error) = stored {
+                tracing::warn!(%error, "watched time could not be written at shutdown");
+            }
+        })
     }
 }
 

@@ -54,9 +54,10 @@ impl Live {
         });
     }
 
-    /// Closes every dashboard socket with a reason (server shutting down).
-    pub fn shutdown(&self) {
-        self.hub.do_send(hub::Shutdown);
+    /// Closes every dashboard socket with a reason (server shutting down)
+    /// and stores the watched time not yet written.
+    pub async fn shutdown(&self) {
+        let _ = self.hub.send(hub::Shutdown).await;
     }
 
     /// Upgrades a participant's watch page to a presence socket: they count

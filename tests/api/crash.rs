@@ -289,8 +289,9 @@ async fn sigterm_stops_cleanly_with_every_answer_stored() {
     let (pool, codes, door) = seeded(&database);
     let codes = Arc::new(Mutex::new(codes));
     let told = Arc::new(Mutex::new(Told::default()));
-    let server = Server::start(&database, &dir.path().join("outbox"));
-    let clients: Vec<_> = (0..12)
+    let outbox = dir.path().join("outbox");
+    let server = Server::start(&database, &outbox);
+    let mut clients: Vec<_> = (0..12)
         .map(|_| {
             actix_web::rt::spawn(scan_until_refused(
                 server.base.clone(),
@@ -300,6 +301,13 @@ async fn sigterm_stops_cleanly_with_every_answer_stored() {
             ))
         })
         .collect();
+    for n in 0..2 {
+        clients.push(actix_web::rt::spawn(register_until_refused(
+            server.base.clone(),
+            format!("term-{n}"),
+            told.clone(),
+        )));
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let status = actix_web::rt::task::spawn_blocking(move || server.terminate())
         .await
@@ -311,4 +319,11 @@ async fn sigterm_stops_cleanly_with_every_answer_stored() {
     let told = std::mem::take(&mut *told.lock().unwrap());
     assert!(told.accepted_codes.len() > 50, "scans were under way");
     assert_all_stored(&pool, &told);
+    // Each registration's confirmation went out before the process ended.
+    let mails = std::fs::read_dir(&outbox).map_or(0, |d| d.count());
+    assert!(
+        mails >= told.registered_emails.len() && !told.registered_emails.is_empty(),
+        "{mails} mails for {} registrations",
+        told.registered_emails.len()
+    );
 }

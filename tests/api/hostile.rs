@@ -202,3 +202,59 @@ async fn forms_links_and_queries_answer_hostile_input_without_a_500() {
         }
     }
 }
+
+/// Random frames into both kinds of socket: the server keeps serving (a
+/// socket may be closed for bad input, never the process), and a fresh
+/// dashboard still gets its snapshot.
+#[actix_web::test]
+async fn websockets_survive_random_frames() {
+    use actix_codec::Framed;
+    use awc::ws::{Codec, Frame, Message};
+    use futures_util::{SinkExt, StreamExt};
+    type Socket = Framed<awc::BoxedSocket, Codec>;
+
+    let app = TestApp::spawn().await;
+    let screen = app.create_token(EVENT, "dashboard", &[]).await;
+    let page = app
+        .register_ok("ada@example.org", "online", &["keynote"])
+        .await;
+    app.open_all_doors().await;
+    let watch = format!("/ws/watch/{}/keynote", page.trim_start_matches("/r/"));
+    let dashboard = || {
+        awc::Client::new()
+            .ws(app.url(&format!("/ws/events/{EVENT}/live")))
+            .bearer_auth(&screen)
+    };
+    let n = cases(60);
+    let texts = samples(hostile_text(), n);
+    let blobs = samples(proptest::collection::vec(any::<u8>(), 0..2048), n);
+    for (i, (text, blob)) in texts.into_iter().zip(blobs).enumerate() {
+        let request = if i % 2 == 0 {
+            dashboard()
+        } else {
+            awc::Client::new().ws(app.url(&watch))
+        };
+        let (_, mut socket): (_, Socket) = request.connect().await.expect("handshake");
+        // Whatever comes of it, the send may fail once the server closed.
+        let _ = socket.send(Message::Text(text.into())).await;
+        let _ = socket.send(Message::Binary(blob.into())).await;
+        let _ = socket
+            .send(Message::Text("x".repeat(8 * 1024).into()))
+            .await;
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(50), socket.next()).await;
+    }
+    assert_eq!(app.get("/healthz").await.status().as_u16(), 200);
+    let (_, mut socket): (_, Socket) = dashboard().connect().await.unwrap();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(5), socket.next())
+        .await
+        .expect("a snapshot in time")
+        .expect("the socket is open")
+        .expect("a valid frame");
+    match first {
+        Frame::Text(bytes) => {
+            let snapshot: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(snapshot["type"], "snapshot");
+        }
+        other => panic!("expected the snapshot, got {other:?}"),
+    }
+}

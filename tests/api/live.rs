@@ -448,7 +448,7 @@ async fn shutting_down_closes_dashboards_with_a_reason() {
     let screen = app.create_token(EVENT, "dashboard", &[]).await;
     let mut socket = connect(&app, Some(&screen), "").await.unwrap();
     next_json(&mut socket, WAIT).await;
-    app.live.shutdown();
+    app.live.shutdown().await;
     let frame = tokio::time::timeout(WAIT, socket.next())
         .await
         .unwrap()
