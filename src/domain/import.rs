@@ -464,6 +464,18 @@ mod tests {
     }
 
     #[test]
+    fn a_file_over_the_row_limit_is_refused_as_a_whole() {
+        let mut file = HEADER.to_string();
+        for i in 0..=MAX_ROWS {
+            file.push_str(&format!("P{i},p{i}@example.org,Uni,DE,offline,,\n"));
+        }
+        let problems = parse_participants(file.as_bytes(), &offered()).unwrap_err();
+        assert_eq!(problems.total, 1);
+        assert_eq!(problems.listed[0].line, None);
+        assert!(problems.listed[0].message.contains("more than 100000"));
+    }
+
+    #[test]
     fn the_problem_list_is_capped_but_counted() {
         let mut file = HEADER.to_string();
         for _ in 0..(MAX_LISTED_PROBLEMS + 20) {

@@ -43,6 +43,11 @@ pub struct AppState {
     pub base_url: String,
 }
 
+/// Largest participant upload accepted (the import form).
+pub fn admin_upload_limit() -> usize {
+    admin::import::UPLOAD_LIMIT_BYTES
+}
+
 /// Largest form body accepted; a registration is well under 4 KiB.
 pub const FORM_LIMIT_BYTES: usize = 64 * 1024;
 

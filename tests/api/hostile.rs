@@ -187,6 +187,30 @@ async fn forms_links_and_queries_answer_hostile_input_without_a_500() {
     }
     app.create_staff("olga", "organiser", None).await;
     app.login("olga", PASSWORD).await;
+    let event_fields = [
+        "slug",
+        "title",
+        "description",
+        "venue",
+        "timezone",
+        "starts_at",
+        "ends_at",
+        "checkin_grace_minutes",
+    ];
+    for values in samples(proptest::collection::vec(hostile_text(), 8), n) {
+        let token = app.csrf_token("/admin/events/new").await;
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", &token)];
+        form.extend(
+            event_fields
+                .iter()
+                .copied()
+                .zip(values.iter().map(String::as_str)),
+        );
+        for path in ["/admin/events", "/admin/events/test-forum/edit"] {
+            let status = app.post_form(path, &form).await.status().as_u16();
+            assert!(status < 500, "{path} {status} for {form:?}");
+        }
+    }
     for text in samples(hostile_text(), n) {
         let escaped: String = url::form_urlencoded::byte_serialize(text.as_bytes()).collect();
         for path in [
@@ -200,6 +224,24 @@ async fn forms_links_and_queries_answer_hostile_input_without_a_500() {
             let status = app.get(&path).await.status().as_u16();
             assert!(status < 500, "{status} for {path}");
         }
+    }
+    // Last: failed sign-ins get this address throttled (429), by design.
+    for values in samples(proptest::collection::vec(hostile_text(), 3), n) {
+        let login = app.csrf_token("/login").await;
+        let status = app
+            .post_form(
+                "/login",
+                &[
+                    ("csrf_token", login.as_str()),
+                    ("username", &values[0]),
+                    ("password", &values[1]),
+                    ("next", &values[2]),
+                ],
+            )
+            .await
+            .status()
+            .as_u16();
+        assert!(status < 500, "login {status} for {values:?}");
     }
 }
 

@@ -353,3 +353,22 @@ async fn the_import_command_checks_everything_first_then_stores_all() {
         .contains("line 2: fine@example.org is already registered"));
     assert_eq!(count(), 2);
 }
+
+#[actix_web::test]
+async fn an_upload_over_the_size_limit_is_refused_with_the_form() {
+    let app = TestApp::spawn().await;
+    app.as_organiser().await;
+    let mut file = HEADER.to_string();
+    let row = "Someone,someone@example.org,A very long affiliation name indeed,DE,offline,,\n";
+    while file.len() <= rollcall::web::admin_upload_limit() {
+        file.push_str(row);
+    }
+    let (status, page) = app.upload(&file, false).await;
+    assert_eq!(status, 413);
+    assert!(text(&page, "[role=alert]").contains("larger than 16 MiB"));
+    assert_eq!(
+        count(&page, "input[type=file]"),
+        1,
+        "the form is there to try again"
+    );
+}
