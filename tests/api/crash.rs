@@ -238,6 +238,35 @@ fn assert_all_stored(pool: &db::Pool, told: &Told) {
     }
 }
 
+/// Door scanners and registering browsers against `server`, each going on
+/// until the server stops answering.
+fn start_clients(
+    server: &Server,
+    doors: usize,
+    browsers: usize,
+    label: &str,
+    door: &str,
+    codes: &Arc<Mutex<Vec<String>>>,
+    told: &Arc<Mutex<Told>>,
+) -> Vec<actix_web::rt::task::JoinHandle<()>> {
+    let scanners = (0..doors).map(|_| {
+        actix_web::rt::spawn(scan_until_refused(
+            server.base.clone(),
+            door.to_string(),
+            codes.clone(),
+            told.clone(),
+        ))
+    });
+    let registrants = (0..browsers).map(|n| {
+        actix_web::rt::spawn(register_until_refused(
+            server.base.clone(),
+            format!("{label}-client{n}"),
+            told.clone(),
+        ))
+    });
+    scanners.chain(registrants).collect()
+}
+
 #[actix_web::test]
 async fn nothing_answered_is_lost_when_the_server_is_killed() {
     let dir = tempfile::tempdir().unwrap();
@@ -248,22 +277,15 @@ async fn nothing_answered_is_lost_when_the_server_is_killed() {
     let outbox = dir.path().join("outbox");
     for round in 0..4u64 {
         let server = Server::start(&database, &outbox);
-        let mut clients = Vec::new();
-        for _ in 0..16 {
-            clients.push(actix_web::rt::spawn(scan_until_refused(
-                server.base.clone(),
-                door.clone(),
-                codes.clone(),
-                told.clone(),
-            )));
-        }
-        for n in 0..2 {
-            clients.push(actix_web::rt::spawn(register_until_refused(
-                server.base.clone(),
-                format!("round{round}-client{n}"),
-                told.clone(),
-            )));
-        }
+        let clients = start_clients(
+            &server,
+            16,
+            2,
+            &format!("round{round}"),
+            &door,
+            &codes,
+            &told,
+        );
         // A different moment in each round, mid-stream.
         tokio::time::sleep(Duration::from_millis(300 + 170 * round)).await;
         server.kill();
@@ -291,23 +313,7 @@ async fn sigterm_stops_cleanly_with_every_answer_stored() {
     let told = Arc::new(Mutex::new(Told::default()));
     let outbox = dir.path().join("outbox");
     let server = Server::start(&database, &outbox);
-    let mut clients: Vec<_> = (0..12)
-        .map(|_| {
-            actix_web::rt::spawn(scan_until_refused(
-                server.base.clone(),
-                door.clone(),
-                codes.clone(),
-                told.clone(),
-            ))
-        })
-        .collect();
-    for n in 0..2 {
-        clients.push(actix_web::rt::spawn(register_until_refused(
-            server.base.clone(),
-            format!("term-{n}"),
-            told.clone(),
-        )));
-    }
+    let clients = start_clients(&server, 12, 2, "term", &door, &codes, &told);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let status = actix_web::rt::task::spawn_blocking(move || server.terminate())
         .await
