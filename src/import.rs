@@ -15,16 +15,14 @@ pub async fn import_csv(
     pool: &Pool,
     event: &Event,
     data: Vec<u8>,
-    progress: impl FnMut(Progress) + Send + 'static,
+    mut progress: impl FnMut(Progress) + Send + 'static,
 ) -> Result<Result<Vec<Imported>, ImportProblems>, DbError> {
     let event_id = event.id;
-    let offered: Vec<_> = db::run(pool, move |conn| db::events::sessions_of(conn, event_id))
-        .await?
-        .iter()
-        .map(|session| session.as_choice())
-        .collect();
-    let mut progress = progress;
     db::run(pool, move |conn| {
+        let offered: Vec<_> = db::events::sessions_of(conn, event_id)?
+            .iter()
+            .map(|session| session.as_choice())
+            .collect();
         // Parsing 100,000 rows is CPU work: it belongs on the blocking pool too.
         let rows = match parse_participants(&data, &offered) {
             Ok(rows) => rows,

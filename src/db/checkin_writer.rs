@@ -79,20 +79,18 @@ fn write_batches(pool: &Pool, jobs: &Mutex<mpsc::Receiver<Job>>) {
     while let Some(batch) = next_batch(jobs) {
         let (requests, replies): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|j| (j.request, j.reply)).unzip();
-        // Kept for a retry one by one if the batch fails.
-        let copies: Vec<ScanRequest> = requests.iter().map(ScanRequest::clone).collect();
-        match record(pool, requests) {
+        match record(pool, &requests) {
             Ok(answers) => {
                 for (reply, answer) in replies.into_iter().zip(answers) {
                     let _ = reply.send(Ok(answer));
                 }
             }
-            Err(error) if copies.len() > 1 => {
+            Err(error) if requests.len() > 1 => {
                 // Nothing of the batch was recorded. Decide each scan alone,
                 // so one bad scan fails only itself.
-                tracing::warn!(%error, scans = copies.len(), "check-in batch failed; retrying one by one");
-                for (request, reply) in copies.into_iter().zip(replies) {
-                    let answer = record(pool, vec![request])
+                tracing::warn!(%error, scans = requests.len(), "check-in batch failed; retrying one by one");
+                for (request, reply) in requests.iter().zip(replies) {
+                    let answer = record(pool, std::slice::from_ref(request))
                         .and_then(|mut answers| {
                             answers.pop().ok_or(DbError::Corrupt("no answer".into()))
                         })
@@ -110,7 +108,7 @@ fn write_batches(pool: &Pool, jobs: &Mutex<mpsc::Receiver<Job>>) {
     }
 }
 
-fn record(pool: &Pool, requests: Vec<ScanRequest>) -> Result<Vec<ScanOutcome>, DbError> {
+fn record(pool: &Pool, requests: &[ScanRequest]) -> Result<Vec<ScanOutcome>, DbError> {
     let mut conn = pool.get()?;
     record_scans(&mut conn, requests)
 }

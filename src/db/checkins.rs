@@ -52,7 +52,6 @@ pub enum Who {
 }
 
 /// A scan as it arrives: names, not rows. [`record_scans`] looks them up.
-#[derive(Clone)]
 pub struct ScanRequest {
     pub who: Who,
     pub event_slug: String,
@@ -81,7 +80,7 @@ pub type ScanOutcome = Result<(i32, CheckinAnswer), ScanRefusal>;
 /// those that may in one transaction ([`record_batch`]).
 pub fn record_scans(
     conn: &mut DbConnection,
-    scans: Vec<ScanRequest>,
+    scans: &[ScanRequest],
 ) -> Result<Vec<ScanOutcome>, DbError> {
     let now = scans.iter().map(|s| s.now).max().unwrap_or_default();
     let hashes: Vec<&str> = scans
@@ -114,9 +113,9 @@ pub fn record_scans(
     let mut outcomes: Vec<Option<ScanOutcome>> = Vec::with_capacity(scans.len());
     let mut requests = Vec::new();
     for scan in scans {
-        let caller = match scan.who {
-            Who::Staff(caller) => caller,
-            Who::Device { token_hash } => match tokens.get(&token_hash) {
+        let caller = match &scan.who {
+            Who::Staff(caller) => caller.clone(),
+            Who::Device { token_hash } => match tokens.get(token_hash) {
                 Some((token, session_ids)) => match TokenRole::parse(&token.role) {
                     Ok(role) => Caller::Device {
                         token_id: token.id,
@@ -169,9 +168,9 @@ pub fn record_scans(
         requests.push(CheckinRequest {
             event: event.clone(),
             session,
-            subject: scan.subject,
-            door: scan.door,
-            scan_id: scan.scan_id,
+            subject: scan.subject.clone(),
+            door: scan.door.clone(),
+            scan_id: scan.scan_id.clone(),
             actor: caller.actor(),
             now: scan.now,
         });
@@ -255,7 +254,8 @@ struct BatchState {
     /// Answers already given, by (event, scan id): stored ones, and those
     /// given earlier in this batch.
     answered: HashMap<(i32, String), CheckinAnswer>,
-    by_code: HashMap<String, Participant>,
+    /// Participant ids by check-in code, and the participants by id.
+    by_code: HashMap<String, i32>,
     by_id: HashMap<i32, Participant>,
     /// (participant, session) pairs with a seat.
     registered: HashSet<(i32, i32)>,
@@ -349,8 +349,8 @@ impl BatchState {
         let mut by_code = HashMap::new();
         let mut by_id = HashMap::new();
         for p in found {
-            by_id.insert(p.id, p.clone());
-            by_code.insert(p.checkin_code.clone(), p);
+            by_code.insert(p.checkin_code.clone(), p.id);
+            by_id.insert(p.id, p);
         }
         Ok(Self {
             answered,
@@ -383,16 +383,22 @@ impl BatchState {
         participant_id: Option<i32>,
     ) {
         if let (CheckinStatus::Accepted, Some(p)) = (answer.status, participant_id) {
-            self.prior.insert(
-                (p, req.session.as_ref().map(|s| s.id)),
-                Prior {
-                    id: 0,
-                    mode: AttendanceMode::Offline.as_str().to_string(),
-                    door: req.door.clone(),
-                    at: req.now,
-                },
-            );
+            self.count_in_person(p, req);
         }
+    }
+
+    /// From now on this batch sees `participant_id` counted in person for
+    /// the request's session, at its door and time.
+    fn count_in_person(&mut self, participant_id: i32, req: &CheckinRequest) {
+        self.prior.insert(
+            (participant_id, req.session.as_ref().map(|s| s.id)),
+            Prior {
+                id: 0,
+                mode: AttendanceMode::Offline.as_str().to_string(),
+                door: req.door.clone(),
+                at: req.now,
+            },
+        );
     }
 
     /// The answer from what is already known, or `None` when the scan needs
@@ -405,7 +411,10 @@ impl BatchState {
         };
         let found = match &req.subject {
             Subject::Code(None) => None,
-            Subject::Code(Some(code)) => self.by_code.get(code.as_str()),
+            Subject::Code(Some(code)) => self
+                .by_code
+                .get(code.as_str())
+                .and_then(|id| self.by_id.get(id)),
             Subject::Participant(id) => self.by_id.get(id),
         };
         let Some(p) = found else {
@@ -441,22 +450,13 @@ impl BatchState {
         {
             return None;
         }
-        let online_registrant = p.mode == AttendanceMode::Online.as_str();
-        let key = (p.id, session_id);
         answer.status = CheckinStatus::Accepted;
         answer.checked_in_at = Some(timefmt::rfc3339(req.now));
-        if online_registrant {
+        if p.mode == AttendanceMode::Online.as_str() {
             answer.warning = Some(CAME_IN_PERSON.to_string());
         }
-        self.prior.insert(
-            key,
-            Prior {
-                id: 0,
-                mode: AttendanceMode::Offline.as_str().to_string(),
-                door: req.door.clone(),
-                at: req.now,
-            },
-        );
+        let id = p.id;
+        self.count_in_person(id, req);
         Some((answer, participant_id))
     }
 

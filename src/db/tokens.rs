@@ -65,30 +65,13 @@ pub fn authenticate(
     token_hash: &str,
     now: i64,
 ) -> Result<Option<(DeviceToken, Vec<i32>)>, DbError> {
-    let found: Option<DeviceToken> = device_tokens::table
-        .filter(device_tokens::token_hash.eq(token_hash))
-        .filter(device_tokens::revoked_at.is_null())
-        .select(DeviceToken::as_select())
-        .first(conn)
-        .optional()?;
-    let Some(token) = found else { return Ok(None) };
-    if token
-        .last_used_at
-        .is_none_or(|at| now - at > LAST_USED_RESOLUTION_MS)
-    {
-        diesel::update(device_tokens::table.find(token.id))
-            .set(device_tokens::last_used_at.eq(Some(now)))
-            .execute(conn)?;
-    }
-    let sessions = device_token_sessions::table
-        .filter(device_token_sessions::token_id.eq(token.id))
-        .select(device_token_sessions::session_id)
-        .load(conn)?;
-    Ok(Some((token, sessions)))
+    Ok(authenticate_many(conn, &[token_hash], now)?.remove(token_hash))
 }
 
 /// [`authenticate`] for many tokens at once (a batch of door scans): the
-/// live ones found, by hash.
+/// live ones found, by hash. A token's `last_used_at` is written only when it
+/// is more than a minute old, so a busy door doesn't turn every scan into a
+/// write.
 pub fn authenticate_many(
     conn: &mut DbConnection,
     token_hashes: &[&str],

@@ -298,14 +298,7 @@ impl Handler<Shutdown> for Hub {
         let watched = self.presence.flush();
         let pool = self.pool.clone();
         Box::pin(async move {
-            if watched.is_empty() {
-                return;
-            }
-            let stored = db::run(&pool, move |conn| {
-                db::online::record_watching(conn, &watched, db::now_ms())
-            })
-            .await;
-            if let Err(error) = stored {
+            if let Err(error) = presence::store(pool, watched, false).await {
                 tracing::warn!(%error, "watched time could not be written at shutdown");
             }
         })

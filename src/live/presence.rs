@@ -2,7 +2,7 @@
 //! many tabs, minutes accumulated and flushed to the database in batches.
 
 use super::hub::{Changed, Hub};
-use crate::db::{self, online::Watched};
+use crate::db::{self, online::Watched, Pool};
 use actix::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -99,26 +99,32 @@ impl Presence {
     }
 }
 
+/// Stores watched time (and, when `gone`, that they left) on the blocking
+/// pool.
+pub async fn store(pool: Pool, watched: Vec<Watched>, gone: bool) -> Result<(), db::DbError> {
+    if watched.is_empty() {
+        return Ok(());
+    }
+    db::run(&pool, move |conn| {
+        let now = db::now_ms();
+        db::online::record_watching(conn, &watched, now)?;
+        if gone {
+            for w in &watched {
+                db::online::left(conn, w.participant_id, w.session_id, w.event_id, now)?;
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
 /// Writes watched time off the executor, then refreshes the dashboards.
 pub fn write(hub: &mut Hub, ctx: &mut Context<Hub>, watched: Vec<Watched>, gone: bool) {
     if watched.is_empty() {
         return;
     }
-    let pool = hub.pool().clone();
     let events: Vec<i32> = watched.iter().map(|w| w.event_id).collect();
-    let work = async move {
-        db::run(&pool, move |conn| {
-            let now = db::now_ms();
-            db::online::record_watching(conn, &watched, now)?;
-            if gone {
-                for w in &watched {
-                    db::online::left(conn, w.participant_id, w.session_id, w.event_id, now)?;
-                }
-            }
-            Ok(())
-        })
-        .await
-    };
+    let work = store(hub.pool().clone(), watched, gone);
     ctx.spawn(work.into_actor(hub).map(move |result, _, ctx| {
         if let Err(error) = result {
             tracing::warn!(%error, "watched time could not be written");

@@ -1,3 +1,5 @@
+//! Probes for load balancers and monitors: liveness and readiness.
+
 use super::AppState;
 use crate::db;
 use actix_web::{web, HttpResponse};

@@ -109,8 +109,10 @@ pub async fn guard_personal_links(
     let path = req.path();
     let personal = path.starts_with("/r/") || path.starts_with("/ws/watch/");
     let ip = req.peer_addr().map(|a| a.ip());
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    let (Some(ip), Some(state), true) = (ip, state, personal) else {
+    let state = personal
+        .then(|| req.app_data::<web::Data<AppState>>().cloned())
+        .flatten();
+    let (Some(ip), Some(state)) = (ip, state) else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
     if let Some(wait) = state.limits.blocked_for(ip) {

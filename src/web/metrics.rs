@@ -22,6 +22,9 @@ pub struct Metrics {
     pool_connections: IntGauge,
     pool_idle: IntGauge,
     mail: IntCounterVec,
+    /// Scrapes copy the mail counters in; one at a time, so two scrapes
+    /// can't both add the same difference.
+    scraping: std::sync::Mutex<()>,
     token: Option<String>,
 }
 
@@ -68,6 +71,7 @@ impl Metrics {
             pool_connections,
             pool_idle,
             mail,
+            scraping: std::sync::Mutex::new(()),
             token: token.filter(|t| !t.is_empty()),
         })
     }
@@ -112,6 +116,7 @@ pub async fn show(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
             .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
             .finish();
     }
+    let _one_scrape = metrics.scraping.lock().unwrap_or_else(|e| e.into_inner());
     let (dashboards, watchers) = state.live.socket_counts();
     metrics.dashboard_sockets.set(dashboards);
     metrics.watch_sockets.set(watchers);

@@ -77,12 +77,11 @@ pub async fn submit(
         .limits
         .allow_registration(req.peer_addr().map(|a| a.ip()))
     {
-        let response = again(
+        let mut response = again(
             StatusCode::TOO_MANY_REQUESTS,
             FieldErrors::default(),
             "Many registrations came from your network in the last minute, so this one was not saved yet. Please wait a minute and send the form again: what you typed is kept.",
         )?;
-        let mut response = response;
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, header::HeaderValue::from(wait));

@@ -204,6 +204,33 @@ fn seeded(database: &DatabaseUrl) -> (db::Pool, Vec<String>, String) {
     (pool, codes, door)
 }
 
+/// A fresh database seeded by [`seeded`], the codes left to scan, what the
+/// clients were told, and where mail goes.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    database: DatabaseUrl,
+    pool: db::Pool,
+    codes: Arc<Mutex<Vec<String>>>,
+    door: String,
+    told: Arc<Mutex<Told>>,
+    outbox: std::path::PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let database = fresh_database(dir.path());
+    let (pool, codes, door) = seeded(&database);
+    Fixture {
+        outbox: dir.path().join("outbox"),
+        _dir: dir,
+        database,
+        pool,
+        codes: Arc::new(Mutex::new(codes)),
+        door,
+        told: Arc::new(Mutex::new(Told::default())),
+    }
+}
+
 /// Every answered scan and registration is in the database exactly once.
 fn assert_all_stored(pool: &db::Pool, told: &Told) {
     let mut conn = pool.get().unwrap();
@@ -269,12 +296,15 @@ fn start_clients(
 
 #[actix_web::test]
 async fn nothing_answered_is_lost_when_the_server_is_killed() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = fresh_database(dir.path());
-    let (pool, codes, door) = seeded(&database);
-    let codes = Arc::new(Mutex::new(codes));
-    let told = Arc::new(Mutex::new(Told::default()));
-    let outbox = dir.path().join("outbox");
+    let Fixture {
+        _dir,
+        database,
+        pool,
+        codes,
+        door,
+        told,
+        outbox,
+    } = fixture();
     for round in 0..4u64 {
         let server = Server::start(&database, &outbox);
         let clients = start_clients(
@@ -306,12 +336,15 @@ async fn nothing_answered_is_lost_when_the_server_is_killed() {
 
 #[actix_web::test]
 async fn sigterm_stops_cleanly_with_every_answer_stored() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = fresh_database(dir.path());
-    let (pool, codes, door) = seeded(&database);
-    let codes = Arc::new(Mutex::new(codes));
-    let told = Arc::new(Mutex::new(Told::default()));
-    let outbox = dir.path().join("outbox");
+    let Fixture {
+        _dir,
+        database,
+        pool,
+        codes,
+        door,
+        told,
+        outbox,
+    } = fixture();
     let server = Server::start(&database, &outbox);
     let clients = start_clients(&server, 12, 2, "term", &door, &codes, &told);
     tokio::time::sleep(Duration::from_millis(500)).await;
