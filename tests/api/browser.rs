@@ -860,6 +860,23 @@ async fn an_organiser_uploads_a_list_fixes_the_listed_line_and_imports_it() {
     wait_for_text(b, "[role=status]", "Imported 2 participants").await;
     b.click(".notice + p a").await;
     wait_for_text(b, "table", "Bo Bright").await;
+
+    // After the event, the event page offers the purge.
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use rollcall::db::schema::events;
+        Ok(diesel::update(events::table)
+            .set(events::ends_at.eq(rollcall::db::now_ms() - 60_000))
+            .execute(conn)?)
+    })
+    .await;
+    b.client
+        .goto(&app.url(&format!("/admin/events/{EVENT}#privacy")))
+        .await
+        .unwrap();
+    wait_for_text(b, "#privacy", "Purge personal data").await;
+    b.screenshot("admin-event-privacy").await;
+    b.assert_accessible("event page with the purge form").await;
 }
 
 #[actix_web::test]
