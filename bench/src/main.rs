@@ -53,6 +53,10 @@ struct Args {
     /// update (CI runs this way).
     #[arg(long)]
     fail_on_errors: bool,
+    /// Keep the seeded databases and print where they are, to look at
+    /// query plans and timings by hand afterwards.
+    #[arg(long)]
+    keep_databases: bool,
 }
 
 /// The sizes of one run.
@@ -224,7 +228,8 @@ fn seeded_server(
     binary: &PathBuf,
     plan: &Plan,
 ) -> anyhow::Result<(Scratch, Seeded, Server)> {
-    let scratch = Scratch::create(backend, args.postgres.as_deref())?;
+    let mut scratch = Scratch::create(backend, args.postgres.as_deref())?;
+    scratch.keep = args.keep_databases;
     let began = Instant::now();
     let seeded = seed::seed(&scratch.url, plan)?;
     eprintln!(
@@ -259,6 +264,7 @@ async fn run_backend(
             sessions: 1,
             attended_sessions: 0,
             online_share: 0.0,
+            earlier_event_participants: 0,
         };
         let (_scratch, _seeded, server) = seeded_server(backend, args, binary, &plan)?;
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -297,6 +303,7 @@ async fn run_backend(
             sessions: 1,
             attended_sessions: 0,
             online_share: 0.0,
+            earlier_event_participants: 0,
         };
         let (_scratch, seeded, server) = seeded_server(backend, args, binary, &plan)?;
         let codes: Arc<Vec<String>> =
@@ -352,6 +359,7 @@ async fn run_backend(
                 sessions: 1,
                 attended_sessions: 0,
                 online_share: 0.0,
+                earlier_event_participants: 0,
             };
             let (_scratch, seeded, server) = seeded_server(backend, args, binary, &plan)?;
             let result = fanout::run(
@@ -374,6 +382,7 @@ async fn run_backend(
             sessions: 1,
             attended_sessions: 0,
             online_share: 1.0,
+            earlier_event_participants: 0,
         };
         let (_scratch, seeded, server) = seeded_server(backend, args, binary, &plan)?;
         let tokens: Arc<Vec<String>> =
@@ -412,6 +421,7 @@ async fn run_backend(
             sessions: sizes.report_sessions,
             attended_sessions: sizes.report_sessions,
             online_share: 0.3,
+            earlier_event_participants: sizes.report_participants / 4,
         };
         let (scratch, seeded, server) = seeded_server(backend, args, binary, &plan)?;
         results.report_rows = Some((

@@ -34,6 +34,8 @@ pub struct Scratch {
     admin: Option<String>,
     name: String,
     _dir: Option<tempdir::Dir>,
+    /// Leave the database behind (for looking at plans by hand).
+    pub keep: bool,
 }
 
 mod tempdir {
@@ -41,7 +43,9 @@ mod tempdir {
     pub struct Dir(pub std::path::PathBuf);
     impl Drop for Dir {
         fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
+            if !self.0.as_os_str().is_empty() {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
         }
     }
 }
@@ -59,6 +63,7 @@ impl Scratch {
                     admin: None,
                     name,
                     _dir: Some(tempdir::Dir(dir)),
+                    keep: false,
                 })
             }
             Backend::Postgres => {
@@ -77,6 +82,7 @@ impl Scratch {
                     admin: Some(admin),
                     name,
                     _dir: None,
+                    keep: false,
                 })
             }
         }
@@ -92,6 +98,13 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        if self.keep {
+            eprintln!("  kept the database: {}", self.url_string());
+            if let Some(dir) = &mut self._dir {
+                dir.0 = Default::default();
+            }
+            return;
+        }
         if let Some(admin) = &self.admin {
             if let Ok(mut conn) = diesel::PgConnection::establish(admin) {
                 let _ = conn.batch_execute(&format!(
@@ -126,6 +139,10 @@ pub struct Plan {
     /// Share of participants registered online (they join; the rest are
     /// scanned in person).
     pub online_share: f64,
+    /// Participants of an earlier event in the same database, with the same
+    /// shape of records (0: none). A real database holds past events, so the
+    /// query plans are the ones organisers get, not a one-event special case.
+    pub earlier_event_participants: usize,
 }
 
 const COUNTRIES: [&str; 12] = [
@@ -138,10 +155,63 @@ pub fn seed(url: &DatabaseUrl, plan: &Plan) -> anyhow::Result<Seeded> {
     let pool = db::connect(url, 1)?;
     let mut conn = pool.get()?;
     let now = db::now_ms();
+    if plan.earlier_event_participants > 0 {
+        let earlier = Plan {
+            participants: plan.earlier_event_participants,
+            earlier_event_participants: 0,
+            ..*plan
+        };
+        fill_event(&mut conn, "earlier", &earlier, now - 365 * 24 * HOUR)?;
+    }
+    let (event_id, people) = fill_event(&mut conn, EVENT, plan, now)?;
+    // Fresh statistics, as a database that grew over weeks would have (and,
+    // on PostgreSQL, the visibility map autovacuum would have set: index-only
+    // scans need it).
+    match &mut *conn {
+        DbConnection::Postgresql(_) => conn.batch_execute("VACUUM ANALYZE")?,
+        DbConnection::Sqlite(_) => conn.batch_execute("ANALYZE")?,
+    }
+
+    let token = |conn: &mut DbConnection, role: &str| -> anyhow::Result<String> {
+        let token = rollcall::auth::tokens::generate();
+        let digest = rollcall::auth::tokens::digest(&token).context("token digest")?;
+        db::tokens::create(
+            conn,
+            &db::tokens::NewToken {
+                event_id,
+                label: &format!("bench {role}"),
+                role,
+                token_hash: &digest,
+                created_by: "bench",
+                session_ids: &[],
+                now,
+            },
+        )?;
+        Ok(token)
+    };
+    Ok(Seeded {
+        door_token: token(&mut conn, "door")?,
+        dashboard_token: token(&mut conn, "dashboard")?,
+        organiser_token: token(&mut conn, "organiser")?,
+        people: people.into_iter().map(|(p, _, _)| p).collect(),
+    })
+}
+
+/// A seeded person with their mode and country.
+type SeededPerson = (Person, &'static str, &'static str);
+
+/// One event with its sessions, participants, seats and attendance, on at
+/// `now`; returns the event's id and its people.
+fn fill_event(
+    conn: &mut DbConnection,
+    slug: &str,
+    plan: &Plan,
+    now: i64,
+) -> anyhow::Result<(i32, Vec<SeededPerson>)> {
     let event_id = db::events::insert_event(
-        &mut conn,
+        conn,
         &db::events::NewEvent {
-            slug: EVENT,
+            slug,
             title: "Benchmark Forum",
             description: "",
             venue: "Loopback Hall",
@@ -155,7 +225,7 @@ pub fn seed(url: &DatabaseUrl, plan: &Plan) -> anyhow::Result<Seeded> {
     for i in 0..plan.sessions.max(1) {
         let slug = format!("s{i}");
         session_ids.push(db::events::insert_session(
-            &mut conn,
+            conn,
             &db::events::NewAgendaSession {
                 event_id,
                 slug: &slug,
@@ -174,7 +244,7 @@ pub fn seed(url: &DatabaseUrl, plan: &Plan) -> anyhow::Result<Seeded> {
     }
 
     let mut rng = rand::rng();
-    let people: Vec<(Person, &'static str, &'static str)> = (0..plan.participants)
+    let people: Vec<SeededPerson> = (0..plan.participants)
         .map(|i| {
             let mode = if rng.random_bool(plan.online_share) {
                 "online"
@@ -237,32 +307,7 @@ pub fn seed(url: &DatabaseUrl, plan: &Plan) -> anyhow::Result<Seeded> {
         }
         Ok(())
     })?;
-    // Fresh statistics, as a database that grew over weeks would have.
-    conn.batch_execute("ANALYZE")?;
-
-    let token = |conn: &mut DbConnection, role: &str| -> anyhow::Result<String> {
-        let token = rollcall::auth::tokens::generate();
-        let digest = rollcall::auth::tokens::digest(&token).context("token digest")?;
-        db::tokens::create(
-            conn,
-            &db::tokens::NewToken {
-                event_id,
-                label: &format!("bench {role}"),
-                role,
-                token_hash: &digest,
-                created_by: "bench",
-                session_ids: &[],
-                now,
-            },
-        )?;
-        Ok(token)
-    };
-    Ok(Seeded {
-        door_token: token(&mut conn, "door")?,
-        dashboard_token: token(&mut conn, "dashboard")?,
-        organiser_token: token(&mut conn, "organiser")?,
-        people: people.into_iter().map(|(p, _, _)| p).collect(),
-    })
+    Ok((event_id, people))
 }
 
 /// The query plans of the report's statements, as the database explains

@@ -2,6 +2,15 @@
 // migrations/sqlite and migrations/postgres (they differ only in id types).
 
 diesel::table! {
+    /// Kept by triggers: seats taken by live registrations.
+    session_seats (session_id, seat) {
+        session_id -> Integer,
+        seat -> Text,
+        taken -> BigInt,
+    }
+}
+
+diesel::table! {
     app_secrets (name) {
         name -> Text,
         value -> Text,
@@ -70,6 +79,7 @@ diesel::table! {
         created_at -> BigInt,
         cancelled_at -> Nullable<BigInt>,
         anonymised_at -> Nullable<BigInt>,
+        attended -> Integer,
     }
 }
 
@@ -92,6 +102,7 @@ diesel::table! {
         door -> Nullable<Text>,
         recorded_by -> Nullable<Text>,
         recorded_at -> BigInt,
+        counted -> Bool,
     }
 }
 
@@ -151,6 +162,7 @@ diesel::joinable!(participants -> events (event_id));
 diesel::joinable!(participant_sessions -> participants (participant_id));
 diesel::joinable!(participant_sessions -> agenda_sessions (session_id));
 diesel::joinable!(attendance -> participants (participant_id));
+diesel::joinable!(session_seats -> agenda_sessions (session_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     app_secrets,
@@ -164,4 +176,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     device_token_sessions,
     checkin_log,
     watching,
+    session_seats,
 );

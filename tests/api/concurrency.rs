@@ -129,6 +129,17 @@ async fn simultaneous_mix(seed: u64) {
             session["online"], expected["online"][slug],
             "seed {seed} {slug}"
         );
+        assert_eq!(
+            (
+                &session["registered_offline"],
+                &session["registered_online"]
+            ),
+            (
+                &expected["seats_offline"][slug],
+                &expected["seats_online"][slug]
+            ),
+            "seed {seed} {slug}: seats"
+        );
     }
     // Every accepted scan is an in-person record in the database.
     let in_person: i64 = accepted.len() as i64;

@@ -531,12 +531,20 @@ impl TestApp {
     /// aggregates against: registered/attended totals and per-session counts.
     pub async fn count_by_hand(&self) -> serde_json::Value {
         use diesel::prelude::*;
-        use rollcall::db::schema::{agenda_sessions, attendance, participants};
+        use rollcall::db::schema::{
+            agenda_sessions, attendance, participant_sessions, participants,
+        };
         use std::collections::{BTreeMap, HashSet};
-        let (people, records): (Vec<Person>, Vec<Record>) = self
+        let (people, records, seats): (Vec<Person>, Vec<Record>, Vec<(String, String)>) = self
             .db(|conn| {
                 let people = participants::table
                     .select((participants::id, participants::mode, participants::status))
+                    .load(conn)?;
+                let seats = participant_sessions::table
+                    .inner_join(participants::table)
+                    .inner_join(agenda_sessions::table)
+                    .filter(participants::status.eq("registered"))
+                    .select((agenda_sessions::slug, participant_sessions::seat))
                     .load(conn)?;
                 let records = attendance::table
                     .left_join(
@@ -549,7 +557,7 @@ impl TestApp {
                         agenda_sessions::slug.nullable(),
                     ))
                     .load(conn)?;
-                Ok((people, records))
+                Ok((people, records, seats))
             })
             .await;
         let live = |mode: &str| {
@@ -593,12 +601,25 @@ impl TestApp {
                 })
                 .collect()
         };
+        // Seats held by live registrations, counted from the rows (the
+        // stats read a table triggers keep).
+        let seats_of = |seat: &str| -> serde_json::Map<String, serde_json::Value> {
+            ["keynote", "lab-tour", "members-meeting", "webinar"]
+                .iter()
+                .map(|slug| {
+                    let n = seats.iter().filter(|(s, m)| s == slug && m == seat).count();
+                    (slug.to_string(), serde_json::json!(n))
+                })
+                .collect()
+        };
         serde_json::json!({
             "registered": {"offline": live("offline"), "online": live("online"), "total": live("offline") + live("online")},
             "attended": {"offline": in_person.len(), "online": anyone.len() - in_person.len(), "total": anyone.len()},
             "cancelled": people.iter().filter(|(_, _, s)| s == "cancelled").count(),
             "in_person": column("offline"),
             "online": column("online"),
+            "seats_offline": seats_of("offline"),
+            "seats_online": seats_of("online"),
         })
     }
 }

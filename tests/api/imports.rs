@@ -255,6 +255,23 @@ async fn ten_thousand_rows_import_in_one_go() {
             "{code} in {countries:?}"
         );
     }
+    // Seats per session, as the report and the registration page read them.
+    let seats = |slug: &str| {
+        let session = stats["by_session"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["slug"] == slug)
+            .unwrap()
+            .clone();
+        (
+            session["registered_offline"].as_i64().unwrap(),
+            session["registered_online"].as_i64().unwrap(),
+        )
+    };
+    assert_eq!(seats("keynote"), (2_500, 2_500));
+    assert_eq!(seats("lab-tour"), (2_500, 0));
+    assert_eq!(seats("webinar"), (0, 5_000));
     let codes: std::collections::HashSet<String> = app
         .db(|conn| {
             Ok(schema::participants::table

@@ -368,6 +368,10 @@ async fn random_changes_then_compare(seed: u64) {
         let slug = session["slug"].as_str().unwrap();
         assert_eq!(session["in_person"], expected["in_person"][slug], "{slug}");
         assert_eq!(session["online"], expected["online"][slug], "{slug}");
+        assert_eq!(
+            session["registered_offline"], expected["seats_offline"][slug],
+            "{slug}: seats"
+        );
     }
     assert_eq!(numbers(snapshot), app.stats(&screen).await);
 }

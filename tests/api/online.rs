@@ -336,3 +336,96 @@ async fn the_minimum_minutes_rule_separates_joined_from_attended() {
         json!({"offline": 0, "online": 1, "total": 1})
     );
 }
+
+/// The per-record and per-person flags the counts read are kept by the
+/// database: a minimum changed after people joined, an undo, and an online
+/// record upgraded to in person all move the totals at once.
+#[actix_web::test]
+async fn counts_follow_minimum_changes_undo_and_upgrades() {
+    let app = TestApp::spawn().await;
+    let screen = app.create_token(EVENT, "dashboard", &[]).await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    let organiser = app.create_token(EVENT, "organiser", &[]).await;
+    let ada = app
+        .register_ok("ada@example.org", "online", &["keynote"])
+        .await;
+    let bob = app
+        .register_ok("bob@example.org", "offline", &["keynote"])
+        .await;
+    let set_minimum = |minutes: i32| {
+        app.db(move |conn| {
+            Ok(
+                diesel::update(agenda_sessions::table.filter(agenda_sessions::slug.eq("keynote")))
+                    .set(agenda_sessions::online_min_minutes.eq(minutes))
+                    .execute(conn)?,
+            )
+        })
+    };
+    let attended = || async {
+        let stats = app.stats(&screen).await;
+        let keynote = session_stats(&app, &screen, "keynote").await;
+        (
+            stats["attended"].clone(),
+            stats["no_shows"]["total"].as_i64().unwrap(),
+            keynote["in_person"].as_i64().unwrap(),
+            keynote["online"].as_i64().unwrap(),
+            keynote["online_joined"].as_i64().unwrap(),
+        )
+    };
+
+    app.get(&format!("{ada}/join/keynote")).await;
+    assert_eq!(
+        attended().await,
+        (json!({"offline": 0, "online": 1, "total": 1}), 1, 0, 1, 1)
+    );
+
+    set_minimum(10).await;
+    assert_eq!(
+        attended().await,
+        (json!({"offline": 0, "online": 0, "total": 0}), 2, 0, 0, 1),
+        "a higher minimum uncounts a join that watched nothing"
+    );
+    set_minimum(0).await;
+    assert_eq!(
+        attended().await,
+        (json!({"offline": 0, "online": 1, "total": 1}), 1, 0, 1, 1)
+    );
+
+    // Bob follows online first (not enough minutes), then walks in.
+    set_minimum(10).await;
+    app.get(&format!("{bob}/join/keynote")).await;
+    assert_eq!(
+        attended().await,
+        (json!({"offline": 0, "online": 0, "total": 0}), 2, 0, 0, 2)
+    );
+    let code = app.code_of("bob@example.org").await;
+    let (status, answer) = app
+        .scan(&door, json!({"code": code, "session": "keynote"}))
+        .await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("accepted")));
+    assert_eq!(
+        attended().await,
+        (json!({"offline": 1, "online": 0, "total": 1}), 1, 1, 0, 1),
+        "the online record became an in-person one"
+    );
+
+    let participant_id = answer["participant"]["id"].as_i64().unwrap();
+    let (status, _) = app
+        .api_post(
+            &organiser,
+            &format!("/api/v1/events/{EVENT}/checkins/undo"),
+            json!({"participant_id": participant_id, "session": "keynote"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        attended().await,
+        (json!({"offline": 0, "online": 0, "total": 0}), 2, 0, 0, 1),
+        "after the undo Bob is a no-show again"
+    );
+    set_minimum(0).await;
+    assert_eq!(
+        attended().await,
+        (json!({"offline": 0, "online": 1, "total": 1}), 1, 0, 1, 1)
+    );
+}
