@@ -53,6 +53,15 @@ enum Command {
         /// before that address is refused for a minute.
         #[arg(long, env = "ROLLCALL_FAILED_LOOKUPS_PER_MINUTE", default_value_t = 30)]
         failed_lookups_per_minute: u32,
+        /// A reverse proxy in front of Rollcall (repeatable, or comma-separated
+        /// in the variable): its X-Forwarded-For names the client for the rate
+        /// limits and sign-in throttling. Without it the header is ignored.
+        #[arg(
+            long = "trusted-proxy",
+            env = "ROLLCALL_TRUSTED_PROXIES",
+            value_delimiter = ','
+        )]
+        trusted_proxies: Vec<std::net::IpAddr>,
         /// Bearer token for GET /metrics (Prometheus); without it /metrics is off.
         #[arg(long, env = "ROLLCALL_METRICS_TOKEN", hide_env_values = true)]
         metrics_token: Option<String>,
@@ -388,6 +397,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             pool_size,
             registrations_per_minute,
             failed_lookups_per_minute,
+            trusted_proxies,
             metrics_token,
         } => {
             let config = Config {
@@ -399,6 +409,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 rate_limits: crate::web::limits::RateLimitConfig {
                     registrations_per_minute,
                     failed_lookups_per_minute,
+                    trusted_proxies,
                 },
                 metrics_token,
             };

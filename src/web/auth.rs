@@ -265,10 +265,10 @@ pub async fn login(
             "This form had expired. Please sign in again.".into(),
         );
     }
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let address = state
+        .limits
+        .client_ip(req.peer_addr(), req.headers())
+        .map_or_else(|| "unknown".into(), |ip| ip.to_string());
     let username = form.username.trim().to_string();
     if let Err(wait) = state.login_throttle.check(&username, &address) {
         let seconds = wait.as_secs().max(1);

@@ -75,7 +75,7 @@ pub async fn submit(
 
     if let Err(wait) = state
         .limits
-        .allow_registration(req.peer_addr().map(|a| a.ip()))
+        .allow_registration(state.limits.client_ip(req.peer_addr(), req.headers()))
     {
         let mut response = again(
             StatusCode::TOO_MANY_REQUESTS,

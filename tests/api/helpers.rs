@@ -103,6 +103,7 @@ impl TestApp {
         let lax = rollcall::web::limits::RateLimitConfig {
             registrations_per_minute: 100_000,
             failed_lookups_per_minute: 100_000,
+            trusted_proxies: Vec::new(),
         };
         Self::spawn_configured(database, dir, lax).await
     }

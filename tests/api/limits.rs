@@ -9,6 +9,7 @@ async fn a_flood_of_registrations_from_one_address_waits_with_the_form_kept() {
     let app = TestApp::spawn_with_limits(RateLimitConfig {
         registrations_per_minute: 3,
         failed_lookups_per_minute: 100,
+        ..Default::default()
     })
     .await;
     for i in 0..3 {
@@ -34,6 +35,7 @@ async fn guessing_personal_links_gets_an_address_refused_and_no_one_else() {
     let app = TestApp::spawn_with_limits(RateLimitConfig {
         registrations_per_minute: 100,
         failed_lookups_per_minute: 5,
+        ..Default::default()
     })
     .await;
     let page = app.register_ok("ada@example.org", "offline", &[]).await;
@@ -66,4 +68,67 @@ async fn guessing_personal_links_gets_an_address_refused_and_no_one_else() {
         .unwrap();
     let response = neighbour.get(app.url(&page)).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
+}
+
+/// GET as a client behind a proxy that says who it is in X-Forwarded-For.
+async fn get_forwarded(app: &TestApp, path: &str, forwarded_for: &str) -> u16 {
+    app.client
+        .get(app.url(path))
+        .header("x-forwarded-for", forwarded_for)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[actix_web::test]
+async fn behind_a_trusted_proxy_each_client_is_limited_on_its_own() {
+    let app = TestApp::spawn_with_limits(RateLimitConfig {
+        registrations_per_minute: 100,
+        failed_lookups_per_minute: 3,
+        trusted_proxies: vec![std::net::IpAddr::from([127, 0, 0, 1])],
+    })
+    .await;
+    let page = app.register_ok("ada@example.org", "offline", &[]).await;
+    let nowhere = format!("/r/{}", "B".repeat(43));
+    for _ in 0..4 {
+        assert_eq!(get_forwarded(&app, &nowhere, "203.0.113.5").await, 404);
+    }
+    assert_eq!(
+        get_forwarded(&app, &page, "203.0.113.5").await,
+        429,
+        "the guessing client is refused"
+    );
+    assert_eq!(
+        get_forwarded(&app, &page, "203.0.113.6").await,
+        200,
+        "another client behind the same proxy is not"
+    );
+    assert_eq!(
+        get_forwarded(&app, &page, "198.51.100.1, 203.0.113.5").await,
+        429,
+        "what a client writes into the header itself does not get it out"
+    );
+}
+
+#[actix_web::test]
+async fn a_forwarded_header_from_anyone_else_is_ignored() {
+    let app = TestApp::spawn_with_limits(RateLimitConfig {
+        registrations_per_minute: 100,
+        failed_lookups_per_minute: 3,
+        ..Default::default()
+    })
+    .await;
+    let page = app.register_ok("ada@example.org", "offline", &[]).await;
+    let nowhere = format!("/r/{}", "C".repeat(43));
+    for n in 0..4 {
+        let claimed = format!("203.0.113.{n}");
+        assert_eq!(get_forwarded(&app, &nowhere, &claimed).await, 404);
+    }
+    assert_eq!(
+        get_forwarded(&app, &page, "203.0.113.99").await,
+        429,
+        "a new X-Forwarded-For on every guess does not dodge the limit"
+    );
 }
