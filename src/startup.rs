@@ -48,16 +48,32 @@ impl Application {
         let base_url = config.base_url(port);
         let secure_cookies = base_url.starts_with("https://");
         let live = Live::start(pool.clone(), &config.database);
-        let writers = match config.database {
-            crate::db::DatabaseUrl::Sqlite(_) => 1,
-            crate::db::DatabaseUrl::Postgres(_) => 4,
+        // Writer threads per queue: SQLite writes one transaction at a time
+        // anyway; PostgreSQL overlaps commits. Each holds a pool connection
+        // only while it writes a batch, so reads keep most of the pool.
+        let (checkin_writers, join_writers) = match config.database {
+            crate::db::DatabaseUrl::Sqlite(_) => (1, 1),
+            crate::db::DatabaseUrl::Postgres(_) => (4, 2),
         };
-        let checkins = crate::db::checkin_writer::CheckinWriter::start(pool.clone(), writers)?;
+        use crate::db::group_commit::GroupWriter;
+        let checkins = GroupWriter::start(
+            "checkin-writer",
+            pool.clone(),
+            checkin_writers,
+            crate::db::checkins::record_scans,
+        )?;
+        let joins = GroupWriter::start(
+            "join-writer",
+            pool.clone(),
+            join_writers,
+            crate::db::online::record_joins,
+        )?;
         let state = Data::new(AppState {
             metrics: crate::web::metrics::Metrics::new(config.metrics_token.clone())?,
             limits: crate::web::limits::RateLimits::new(config.rate_limits),
             live,
             checkins,
+            joins,
             tickets: TicketKey::new(&ticket_secret),
             pool,
             mailer,

@@ -188,10 +188,6 @@ pub fn record_scans(
         .collect()
 }
 
-/// Most scans a batch takes: one transaction, one commit (one WAL flush)
-/// for all of them.
-pub const MAX_BATCH: usize = 256;
-
 /// Decides and records a batch of scans in one transaction, in order, as if
 /// each had its own: a later scan of the same person in the batch sees the
 /// earlier one. The answers come back in the requests' order. A retry with a
@@ -624,7 +620,7 @@ fn write_log(
             at: req.now,
         });
     }
-    for chunk in rows.chunks(MAX_BATCH) {
+    for chunk in rows.chunks(super::group_commit::MAX_BATCH) {
         with_backend!(conn, |c| diesel::insert_into(checkin_log::table)
             .values(chunk)
             .on_conflict_do_nothing()

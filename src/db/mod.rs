@@ -2,10 +2,10 @@
 //! migrations, and one module of queries per aggregate. All SQL lives here.
 
 pub mod attendance;
-pub mod checkin_writer;
 pub mod checkins;
 pub mod events;
 pub mod exports;
+pub mod group_commit;
 pub mod imports;
 pub mod online;
 pub mod participants;

@@ -77,18 +77,14 @@ pub enum JoinOutcome {
     NoStream,
 }
 
-/// The join link: records online attendance once and says where the stream
-/// is. An existing record (even in person) is left as it is.
-pub fn record_join(
-    conn: &mut DbConnection,
-    context: &JoinContext,
-    now: i64,
-) -> Result<JoinOutcome, DbError> {
+/// Whether this person may join the session now: the stream to send them
+/// to, or why not (nothing is recorded either way).
+pub fn may_join(context: &JoinContext, now: i64) -> Result<String, JoinOutcome> {
     if context.cancelled {
-        return Ok(JoinOutcome::Cancelled);
+        return Err(JoinOutcome::Cancelled);
     }
     if !context.registered_for_session {
-        return Ok(JoinOutcome::NotRegistered);
+        return Err(JoinOutcome::NotRegistered);
     }
     let Some(stream_url) = context
         .session
@@ -96,35 +92,60 @@ pub fn record_join(
         .clone()
         .filter(|_| context.session.is_online())
     else {
-        return Ok(JoinOutcome::NoStream);
+        return Err(JoinOutcome::NoStream);
     };
     let (opens_at, closes_at) = context.session.join_window();
     if now < opens_at || now > closes_at {
-        return Ok(JoinOutcome::NotOpen {
+        return Err(JoinOutcome::NotOpen {
             opens_at,
             closes_at,
         });
     }
-    let counted = super::attendance::record(
-        conn,
-        &super::attendance::NewAttendance {
-            event_id: context.event_id,
-            participant_id: context.participant_id,
-            session_id: Some(context.session.id),
-            mode: AttendanceMode::Online,
-            source: AttendanceSource::JoinLink,
-            door: None,
-            recorded_by: None,
-            recorded_at: now,
-        },
-    )?;
-    if counted {
-        super::notify_live(conn, context.event_id)?;
-    }
-    Ok(JoinOutcome::Joined {
-        stream_url,
-        event_id: context.event_id,
-        newly_counted: counted,
+    Ok(stream_url)
+}
+
+/// A join that may happen, to be recorded by the join writer.
+pub struct JoinRequest {
+    pub event_id: i32,
+    pub participant_id: i32,
+    pub session_id: i32,
+    pub at: i64,
+}
+
+/// Records a batch of joins in one transaction (the join writer's
+/// `DecideBatch`): online attendance once per person and session, an
+/// existing record (even in person) left as it is. `true` where the join
+/// counted someone new.
+pub fn record_joins(conn: &mut DbConnection, joins: &[JoinRequest]) -> Result<Vec<bool>, DbError> {
+    super::write_transaction(conn, |conn| {
+        let mut counted = Vec::with_capacity(joins.len());
+        for join in joins {
+            counted.push(super::attendance::record(
+                conn,
+                &super::attendance::NewAttendance {
+                    event_id: join.event_id,
+                    participant_id: join.participant_id,
+                    session_id: Some(join.session_id),
+                    mode: AttendanceMode::Online,
+                    source: AttendanceSource::JoinLink,
+                    door: None,
+                    recorded_by: None,
+                    recorded_at: join.at,
+                },
+            )?);
+        }
+        let mut events: Vec<i32> = joins
+            .iter()
+            .zip(&counted)
+            .filter(|(_, counted)| **counted)
+            .map(|(join, _)| join.event_id)
+            .collect();
+        events.sort_unstable();
+        events.dedup();
+        for event_id in events {
+            super::notify_live(conn, event_id)?;
+        }
+        Ok(counted)
     })
 }
 

@@ -6,7 +6,7 @@ pub mod messages;
 
 use crate::config::MailConfig;
 use lettre::message::Mailbox;
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -31,18 +31,17 @@ pub struct Mailer {
 }
 
 enum Delivery {
-    Outbox(AsyncFileTransport<Tokio1Executor>),
+    /// A folder of `.eml` files.
+    Outbox(std::path::PathBuf),
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
 }
 
 impl Delivery {
     async fn deliver(&self, message: &Message) -> Result<(), String> {
         match self {
-            Delivery::Outbox(t) => t
-                .send(message.clone())
+            Delivery::Outbox(dir) => write_eml(dir, message)
                 .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+                .map_err(|e| format!("cannot write to the outbox: {e}")),
             Delivery::Smtp(t) => t
                 .send(message.clone())
                 .await
@@ -50,6 +49,16 @@ impl Delivery {
                 .map_err(|e| e.to_string()),
         }
     }
+}
+
+/// Writes the message under a hidden name, then renames it to `ID.eml`:
+/// whatever picks mail up from the folder (a relay, a person, a test) never
+/// sees half a message.
+async fn write_eml(dir: &std::path::Path, message: &Message) -> std::io::Result<()> {
+    let id = format!("{:032x}", rand::random::<u128>());
+    let partial = dir.join(format!(".{id}.eml.part"));
+    tokio::fs::write(&partial, message.formatted()).await?;
+    tokio::fs::rename(&partial, dir.join(format!("{id}.eml"))).await
 }
 
 impl Mailer {
@@ -72,7 +81,7 @@ impl Mailer {
                         config.outbox_dir.display()
                     )
                 })?;
-                Delivery::Outbox(AsyncFileTransport::new(&config.outbox_dir))
+                Delivery::Outbox(config.outbox_dir.clone())
             }
         };
         let (queue, mut receiver) = mpsc::channel::<Message>(QUEUE_CAPACITY);

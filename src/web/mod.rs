@@ -33,7 +33,13 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     pub limits: limits::RateLimits,
     /// Door check-ins go through here: batched, one commit per batch.
-    pub checkins: crate::db::checkin_writer::CheckinWriter,
+    /// Door check-ins, group-committed.
+    pub checkins: crate::db::group_commit::GroupWriter<
+        crate::db::checkins::ScanRequest,
+        crate::db::checkins::ScanOutcome,
+    >,
+    /// Join links, group-committed: a keynote's start is thousands at once.
+    pub joins: crate::db::group_commit::GroupWriter<crate::db::online::JoinRequest, bool>,
     pub mailer: Mailer,
     pub csrf: csrf::CsrfKey,
     pub login_throttle: crate::auth::throttle::LoginThrottle,

@@ -94,27 +94,36 @@ fn refusal(
     render(status, &page)
 }
 
-/// Records the join (if it may happen now) and refreshes the dashboards
-/// when it counted someone new.
+/// Records the join (if it may happen now) through the join writer (one
+/// commit for every join of the moment) and refreshes the dashboards when
+/// it counted someone new.
 async fn join_now(
     state: &AppState,
     token: &str,
     slug: &str,
 ) -> Result<(PageToken, JoinContext, JoinOutcome), AppError> {
     let (token, context) = context(state, token, slug).await?;
-    let (outcome, context) = db::run(&state.pool, move |conn| {
-        let outcome = db::online::record_join(conn, &context, db::now_ms())?;
-        Ok((outcome, context))
-    })
-    .await?;
-    if let JoinOutcome::Joined {
-        event_id,
-        newly_counted: true,
-        ..
-    } = outcome
-    {
-        state.live.changed(event_id);
+    let stream_url = match db::online::may_join(&context, db::now_ms()) {
+        Ok(stream_url) => stream_url,
+        Err(refused) => return Ok((token, context, refused)),
+    };
+    let newly_counted = state
+        .joins
+        .record(db::online::JoinRequest {
+            event_id: context.event_id,
+            participant_id: context.participant_id,
+            session_id: context.session.id,
+            at: db::now_ms(),
+        })
+        .await?;
+    if newly_counted {
+        state.live.changed(context.event_id);
     }
+    let outcome = JoinOutcome::Joined {
+        stream_url,
+        event_id: context.event_id,
+        newly_counted,
+    };
     Ok((token, context, outcome))
 }
 

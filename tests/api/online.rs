@@ -429,3 +429,34 @@ async fn counts_follow_minimum_changes_undo_and_upgrades() {
         (json!({"offline": 0, "online": 1, "total": 1}), 1, 0, 1, 1)
     );
 }
+
+/// A keynote's start: everyone clicks at once, some twice. Joins are
+/// committed together; each person is counted once and every click is
+/// sent on to the stream.
+#[actix_web::test]
+async fn a_burst_of_joins_counts_everyone_once() {
+    let app = TestApp::spawn().await;
+    let screen = app.create_token(EVENT, "dashboard", &[]).await;
+    let mut pages = Vec::new();
+    for i in 0..40 {
+        pages.push(
+            app.register_ok(&format!("viewer{i}@example.org"), "online", &["keynote"])
+                .await,
+        );
+    }
+    let links: Vec<String> = pages
+        .iter()
+        .chain(pages.iter().take(15))
+        .map(|page| format!("{page}/join/keynote"))
+        .collect();
+    let clicks = links.iter().map(|link| app.get(link));
+    let answers = futures_util::future::join_all(clicks).await;
+    assert!(
+        answers.iter().all(|a| a.status().as_u16() == 303),
+        "every click goes to the stream: {:?}",
+        answers.iter().map(|a| a.status()).collect::<Vec<_>>()
+    );
+    assert_eq!(online_records(&app).await.len(), 40);
+    let keynote = session_stats(&app, &screen, "keynote").await;
+    assert_eq!(keynote["online_joined"], 40);
+}
