@@ -1,7 +1,10 @@
 //! Online attendance: join links and who is watching a session's stream.
 
+use super::attendance::AttendanceRow;
 use super::events::AgendaSession;
-use super::schema::{agenda_sessions, events, participant_sessions, participants, watching};
+use super::schema::{
+    agenda_sessions, attendance, events, participant_sessions, participants, watching,
+};
 use super::{DbConnection, DbError};
 use crate::domain::{AttendanceMode, AttendanceSource, PageToken};
 use crate::with_backend;
@@ -112,40 +115,54 @@ pub struct JoinRequest {
     pub at: i64,
 }
 
-/// Records a batch of joins in one transaction (the join writer's
-/// `DecideBatch`): online attendance once per person and session, an
-/// existing record (even in person) left as it is. `true` where the join
+/// Records a batch of joins in one transaction and one statement (the join
+/// writer's `DecideBatch`): online attendance once per person and session,
+/// an existing record (even in person) left as it is. `true` where the join
 /// counted someone new.
 pub fn record_joins(conn: &mut DbConnection, joins: &[JoinRequest]) -> Result<Vec<bool>, DbError> {
+    // Key order, so two writers' inserts wait for each other rather than
+    // deadlock; one row per person and session.
+    let mut rows: Vec<AttendanceRow> = joins
+        .iter()
+        .map(|join| AttendanceRow {
+            event_id: join.event_id,
+            participant_id: join.participant_id,
+            session_id: Some(join.session_id),
+            mode: AttendanceMode::Online.as_str(),
+            source: AttendanceSource::JoinLink.as_str(),
+            door: None,
+            recorded_by: None,
+            recorded_at: join.at,
+        })
+        .collect();
+    rows.sort_by_key(|r| (r.participant_id, r.session_id));
+    rows.dedup_by_key(|r| (r.participant_id, r.session_id));
     super::write_transaction(conn, |conn| {
-        let mut counted = Vec::with_capacity(joins.len());
-        for join in joins {
-            counted.push(super::attendance::record(
-                conn,
-                &super::attendance::NewAttendance {
-                    event_id: join.event_id,
-                    participant_id: join.participant_id,
-                    session_id: Some(join.session_id),
-                    mode: AttendanceMode::Online,
-                    source: AttendanceSource::JoinLink,
-                    door: None,
-                    recorded_by: None,
-                    recorded_at: join.at,
-                },
-            )?);
-        }
+        let inserted: Vec<(i32, Option<i32>)> =
+            with_backend!(conn, |c| diesel::insert_into(attendance::table)
+                .values(&rows)
+                .on_conflict_do_nothing()
+                .returning((attendance::participant_id, attendance::session_id))
+                .get_results(c))?;
         let mut events: Vec<i32> = joins
             .iter()
-            .zip(&counted)
-            .filter(|(_, counted)| **counted)
-            .map(|(join, _)| join.event_id)
+            .filter(|j| inserted.contains(&(j.participant_id, Some(j.session_id))))
+            .map(|j| j.event_id)
             .collect();
         events.sort_unstable();
         events.dedup();
         for event_id in events {
             super::notify_live(conn, event_id)?;
         }
-        Ok(counted)
+        // The first request of each newly recorded pair counted someone.
+        let mut answered = std::collections::HashSet::new();
+        Ok(joins
+            .iter()
+            .map(|j| {
+                let key = (j.participant_id, Some(j.session_id));
+                inserted.contains(&key) && answered.insert(key)
+            })
+            .collect())
     })
 }
 
