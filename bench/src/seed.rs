@@ -43,9 +43,7 @@ mod tempdir {
     pub struct Dir(pub std::path::PathBuf);
     impl Drop for Dir {
         fn drop(&mut self) {
-            if !self.0.as_os_str().is_empty() {
-                let _ = std::fs::remove_dir_all(&self.0);
-            }
+            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 }
@@ -100,9 +98,8 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         if self.keep {
             eprintln!("  kept the database: {}", self.url_string());
-            if let Some(dir) = &mut self._dir {
-                dir.0 = Default::default();
-            }
+            // Not removed on drop.
+            std::mem::forget(self._dir.take());
             return;
         }
         if let Some(admin) = &self.admin {

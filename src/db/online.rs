@@ -62,14 +62,9 @@ pub fn join_context(
     ))
 }
 
-pub enum JoinOutcome {
-    /// Recorded (or already recorded): send them to the stream.
-    Joined {
-        stream_url: String,
-        event_id: i32,
-        newly_counted: bool,
-    },
-    /// Outside the joining window; nothing recorded.
+/// Why someone may not join a session now (nothing is recorded).
+pub enum JoinRefusal {
+    /// Outside the joining window.
     NotOpen {
         opens_at: i64,
         closes_at: i64,
@@ -82,12 +77,12 @@ pub enum JoinOutcome {
 
 /// Whether this person may join the session now: the stream to send them
 /// to, or why not (nothing is recorded either way).
-pub fn may_join(context: &JoinContext, now: i64) -> Result<String, JoinOutcome> {
+pub fn may_join(context: &JoinContext, now: i64) -> Result<String, JoinRefusal> {
     if context.cancelled {
-        return Err(JoinOutcome::Cancelled);
+        return Err(JoinRefusal::Cancelled);
     }
     if !context.registered_for_session {
-        return Err(JoinOutcome::NotRegistered);
+        return Err(JoinRefusal::NotRegistered);
     }
     let Some(stream_url) = context
         .session
@@ -95,11 +90,11 @@ pub fn may_join(context: &JoinContext, now: i64) -> Result<String, JoinOutcome> 
         .clone()
         .filter(|_| context.session.is_online())
     else {
-        return Err(JoinOutcome::NoStream);
+        return Err(JoinRefusal::NoStream);
     };
     let (opens_at, closes_at) = context.session.join_window();
     if now < opens_at || now > closes_at {
-        return Err(JoinOutcome::NotOpen {
+        return Err(JoinRefusal::NotOpen {
             opens_at,
             closes_at,
         });
@@ -144,25 +139,27 @@ pub fn record_joins(conn: &mut DbConnection, joins: &[JoinRequest]) -> Result<Ve
                 .on_conflict_do_nothing()
                 .returning((attendance::participant_id, attendance::session_id))
                 .get_results(c))?;
+        // The first request of each newly recorded pair counted someone.
+        let mut answered = std::collections::HashSet::new();
+        let counted: Vec<bool> = joins
+            .iter()
+            .map(|j| {
+                let key = (j.participant_id, Some(j.session_id));
+                inserted.contains(&key) && answered.insert(key)
+            })
+            .collect();
         let mut events: Vec<i32> = joins
             .iter()
-            .filter(|j| inserted.contains(&(j.participant_id, Some(j.session_id))))
-            .map(|j| j.event_id)
+            .zip(&counted)
+            .filter(|(_, counted)| **counted)
+            .map(|(j, _)| j.event_id)
             .collect();
         events.sort_unstable();
         events.dedup();
         for event_id in events {
             super::notify_live(conn, event_id)?;
         }
-        // The first request of each newly recorded pair counted someone.
-        let mut answered = std::collections::HashSet::new();
-        Ok(joins
-            .iter()
-            .map(|j| {
-                let key = (j.participant_id, Some(j.session_id));
-                inserted.contains(&key) && answered.insert(key)
-            })
-            .collect())
+        Ok(counted)
     })
 }
 

@@ -3,7 +3,7 @@
 
 use super::error::AppError;
 use super::{render, AppState};
-use crate::db::online::{JoinContext, JoinOutcome};
+use crate::db::online::{JoinContext, JoinRefusal};
 use crate::db::{self};
 use crate::domain::PageToken;
 use crate::timefmt;
@@ -40,7 +40,7 @@ struct JoinPage {
 fn refusal(
     token: &PageToken,
     context: &JoinContext,
-    outcome: JoinOutcome,
+    refused: JoinRefusal,
 ) -> Result<HttpResponse, AppError> {
     let tz = timefmt::zone(&context.timezone);
     let when = |ms| {
@@ -51,38 +51,37 @@ fn refusal(
             context.timezone
         )
     };
-    let (status, heading, message, opens_at) = match outcome {
-        JoinOutcome::NotOpen { opens_at, closes_at } if db::now_ms() < opens_at => (
+    let (status, heading, message, opens_at) = match refused {
+        JoinRefusal::NotOpen { opens_at, closes_at } if db::now_ms() < opens_at => (
             StatusCode::OK,
             "Not open yet",
             format!("Joining opens at {} and stays open until {}.", when(opens_at), when(closes_at)),
             Some(timefmt::rfc3339(opens_at)),
         ),
-        JoinOutcome::NotOpen { closes_at, .. } => (
+        JoinRefusal::NotOpen { closes_at, .. } => (
             StatusCode::OK,
             "This session is over",
             format!("Joining closed at {}.", when(closes_at)),
             None,
         ),
-        JoinOutcome::NotRegistered => (
+        JoinRefusal::NotRegistered => (
             StatusCode::FORBIDDEN,
             "Not registered for this session",
             "You did not choose this session when you registered, so there is no place for you online. Nothing was recorded.".into(),
             None,
         ),
-        JoinOutcome::Cancelled => (
+        JoinRefusal::Cancelled => (
             StatusCode::FORBIDDEN,
             "Registration cancelled",
             "This registration was cancelled, so it can't join sessions. Nothing was recorded.".into(),
             None,
         ),
-        JoinOutcome::NoStream => (
+        JoinRefusal::NoStream => (
             StatusCode::OK,
             "In person only",
             "This session takes place in the room only; there is no stream to join.".into(),
             None,
         ),
-        JoinOutcome::Joined { .. } => return Err(AppError::Unexpected(anyhow::anyhow!("a join is not a refusal"))),
     };
     let page = JoinPage {
         token: token.as_str().to_string(),
@@ -96,16 +95,17 @@ fn refusal(
 
 /// Records the join (if it may happen now) through the join writer (one
 /// commit for every join of the moment) and refreshes the dashboards when
-/// it counted someone new.
+/// it counted someone new. `Ok(stream URL)`, or why not.
 async fn join_now(
     state: &AppState,
     token: &str,
     slug: &str,
-) -> Result<(PageToken, JoinContext, JoinOutcome), AppError> {
+) -> Result<(PageToken, JoinContext, Result<String, JoinRefusal>), AppError> {
     let (token, context) = context(state, token, slug).await?;
-    let stream_url = match db::online::may_join(&context, db::now_ms()) {
+    let now = db::now_ms();
+    let stream_url = match db::online::may_join(&context, now) {
         Ok(stream_url) => stream_url,
-        Err(refused) => return Ok((token, context, refused)),
+        Err(refused) => return Ok((token, context, Err(refused))),
     };
     let newly_counted = state
         .joins
@@ -113,18 +113,13 @@ async fn join_now(
             event_id: context.event_id,
             participant_id: context.participant_id,
             session_id: context.session.id,
-            at: db::now_ms(),
+            at: now,
         })
         .await?;
     if newly_counted {
         state.live.changed(context.event_id);
     }
-    let outcome = JoinOutcome::Joined {
-        stream_url,
-        event_id: context.event_id,
-        newly_counted,
-    };
-    Ok((token, context, outcome))
+    Ok((token, context, Ok(stream_url)))
 }
 
 /// `GET /r/{token}/join/{session}`: inside the window, counts the person as
@@ -134,13 +129,13 @@ pub async fn join(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (token, slug) = path.into_inner();
-    let (token, context, outcome) = join_now(&state, &token, &slug).await?;
-    match outcome {
-        JoinOutcome::Joined { stream_url, .. } => Ok(HttpResponse::SeeOther()
+    let (token, context, joined) = join_now(&state, &token, &slug).await?;
+    match joined {
+        Ok(stream_url) => Ok(HttpResponse::SeeOther()
             .insert_header((header::LOCATION, stream_url))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish()),
-        other => refusal(&token, &context, other),
+        Err(refused) => refusal(&token, &context, refused),
     }
 }
 
@@ -160,9 +155,9 @@ pub async fn watch(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (token, slug) = path.into_inner();
-    let (token, context, outcome) = join_now(&state, &token, &slug).await?;
-    match outcome {
-        JoinOutcome::Joined { stream_url, .. } => {
+    let (token, context, joined) = join_now(&state, &token, &slug).await?;
+    match joined {
+        Ok(stream_url) => {
             let page = WatchPage {
                 token: token.as_str().to_string(),
                 slug,
@@ -171,7 +166,7 @@ pub async fn watch(
             };
             render(StatusCode::OK, &page)
         }
-        other => refusal(&token, &context, other),
+        Err(refused) => refusal(&token, &context, refused),
     }
 }
 
