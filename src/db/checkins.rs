@@ -206,7 +206,7 @@ pub fn record_batch(
     if requests.is_empty() {
         return Ok(Vec::new());
     }
-    super::write_transaction(conn, |conn| {
+    super::keyed_write_transaction(conn, |conn| {
         let mut batch = BatchState::load(conn, requests)?;
         let mut answers: Vec<CheckinAnswer> = Vec::with_capacity(requests.len());
         for (index, req) in requests.iter().enumerate() {

@@ -197,20 +197,49 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
+    begin_write(conn, "BEGIN", work)
+}
+
+/// A [`write_transaction`] in which every statement finds its rows by key:
+/// the group writers' batches (door check-ins, join links). On PostgreSQL
+/// it also rules out sequential scans. On a fresh event the planner has no
+/// statistics for `attendance` until autovacuum's next ANALYZE (up to a
+/// minute into the door rush): it then prefers to scan the whole table for
+/// a batch's `participant_id = ANY(…)` and keeps that plan for the
+/// connection's prepared statement, 4.4 ms a batch at 20,000 records
+/// instead of 0.03 ms through the unique index.
+pub fn keyed_write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    begin_write(conn, "BEGIN; SET LOCAL enable_seqscan = off", work)
+}
+
+fn begin_write<T, E, F>(conn: &mut DbConnection, postgres_begin: &str, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     type Manager = <DbConnection as Connection>::TransactionManager;
-    // Nested in another transaction (a savepoint), the lock is already held.
+    // Nested in another transaction (a savepoint), the lock is already held
+    // and the settings made.
     let nested = matches!(
         Manager::transaction_manager_status_mut(conn).transaction_depth(),
         Ok(Some(_))
     );
-    let DbConnection::Sqlite(sqlite) = conn else {
-        return conn.transaction(work);
-    };
     if nested {
         return conn.transaction(work);
     }
-    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    match conn {
+        DbConnection::Sqlite(sqlite) => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?
+        }
+        DbConnection::Postgresql(pg) => {
+            AnsiTransactionManager::begin_transaction_sql(pg, postgres_begin)?
+        }
+    }
     match work(conn) {
         Ok(value) => match Manager::commit_transaction(conn) {
             Ok(()) => Ok(value),

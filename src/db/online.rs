@@ -132,7 +132,7 @@ pub fn record_joins(conn: &mut DbConnection, joins: &[JoinRequest]) -> Result<Ve
         .collect();
     rows.sort_by_key(|r| (r.participant_id, r.session_id));
     rows.dedup_by_key(|r| (r.participant_id, r.session_id));
-    super::write_transaction(conn, |conn| {
+    super::keyed_write_transaction(conn, |conn| {
         let inserted: Vec<(i32, Option<i32>)> =
             with_backend!(conn, |c| diesel::insert_into(attendance::table)
                 .values(&rows)
