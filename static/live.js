@@ -12,6 +12,8 @@
   var seq = null;
   var socket = null;
   var retryMs = 500;
+  // How many recent check-ins the list keeps (docs/live-protocol.md).
+  var RECENT_MAX = 20;
 
   function $(id) { return document.getElementById(id); }
   function setConn(text, ok) {
@@ -134,11 +136,20 @@
         return;
       }
       seq = msg.seq;
-      ["registered", "attended", "no_shows", "cancelled", "by_category", "arrivals_per_minute", "recent"].forEach(function (k) {
+      ["registered", "attended", "no_shows", "cancelled", "recent"].forEach(function (k) {
         if (msg[k] !== undefined) state[k] = msg[k];
       });
+      if (msg.by_category) mergeBy(state.by_category, msg.by_category, "category");
       if (msg.by_country) mergeBy(state.by_country, msg.by_country, "code");
       if (msg.by_session) mergeBy(state.by_session, msg.by_session, "slug");
+      if (msg.arrivals_per_minute) {
+        // Changed minutes replace theirs; a new minute pushes the oldest out.
+        var hour = state.arrivals_per_minute.length;
+        mergeBy(state.arrivals_per_minute, msg.arrivals_per_minute, "minute");
+        state.arrivals_per_minute.sort(function (a, b) { return a.minute < b.minute ? -1 : a.minute > b.minute ? 1 : 0; });
+        state.arrivals_per_minute = state.arrivals_per_minute.slice(-hour);
+      }
+      if (msg.recent_added) state.recent = msg.recent_added.concat(state.recent).slice(0, RECENT_MAX);
     } else {
       return;
     }

@@ -22,6 +22,10 @@ pub struct FanoutResult {
     /// Dashboards that ended holding the final total.
     pub up_to_date: usize,
     pub deliveries: u64,
+    /// Messages the dashboards received after their snapshot, and their
+    /// mean size: what the protocol costs per dashboard.
+    pub updates: u64,
+    pub mean_update_bytes: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
@@ -89,24 +93,29 @@ pub async fn run(
             let permit = connecting.acquire().await;
             let Ok(mut request) = url.into_client_request() else {
                 let _ = ready.send(false).await;
-                return (hist, None);
+                return (hist, None, (0, 0));
             };
             if let Ok(value) = format!("Bearer {token}").parse() {
                 request.headers_mut().insert("authorization", value);
             }
             let Ok((mut socket, _)) = tokio_tungstenite::connect_async(request).await else {
                 let _ = ready.send(false).await;
-                return (hist, None);
+                return (hist, None, (0, 0));
             };
             drop(permit);
             let mut base: Option<i64> = None;
             let mut seen: i64 = 0;
+            let (mut updates, mut bytes) = (0u64, 0u64);
             loop {
                 tokio::select! {
                     _ = stop.changed() => break,
                     message = socket.next() => {
                         let Some(Ok(message)) = message else { break };
                         let Message::Text(text) = message else { continue };
+                        if base.is_some() {
+                            updates += 1;
+                            bytes += text.len() as u64;
+                        }
                         let Some(total) = attended_total(&text) else { continue };
                         let now = answers.start.elapsed().as_micros() as u64;
                         match base {
@@ -129,7 +138,7 @@ pub async fn run(
                     }
                 }
             }
-            (hist, Some(seen))
+            (hist, Some(seen), (updates, bytes))
         }));
     }
     drop(ready_tx);
@@ -194,9 +203,12 @@ pub async fn run(
     let mut hist: Histogram = http::histogram();
     let mut up_to_date = 0;
     let accepted = answers.accepted.load(Ordering::Relaxed) as i64;
+    let (mut updates, mut bytes) = (0u64, 0u64);
     for task in tasks {
-        let (h, seen) = task.await?;
+        let (h, seen, (n, size)) = task.await?;
         hist.add(h)?;
+        updates += n;
+        bytes += size;
         if seen == Some(accepted) {
             up_to_date += 1;
         }
@@ -209,6 +221,12 @@ pub async fn run(
         scan_errors: scans.errors,
         up_to_date,
         deliveries: hist.len(),
+        updates,
+        mean_update_bytes: if updates == 0 {
+            0.0
+        } else {
+            bytes as f64 / updates as f64
+        },
         p50_ms: hist.value_at_quantile(0.50) as f64 / 1000.0,
         p99_ms: hist.value_at_quantile(0.99) as f64 / 1000.0,
         max_ms: hist.max() as f64 / 1000.0,

@@ -554,6 +554,11 @@ fn print_table(r: &Results) {
             ),
             format!("{:.0}", f.rss_mib_with_sockets)
         );
+        println!(
+            "  updates per dashboard {:.0}, mean {:.0} bytes",
+            f.updates as f64 / f.connected.max(1) as f64,
+            f.mean_update_bytes
+        );
     }
     if let Some(l) = &r.keynote_burst {
         row(

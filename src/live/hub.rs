@@ -16,6 +16,11 @@ use std::time::{Duration, Instant};
 const TICK: Duration = Duration::from_millis(100);
 /// Recompute even without changes this often: "the last hour" slides.
 const REFRESH: Duration = Duration::from_secs(15);
+/// The names of recent check-ins go out at most this often: in a door rush
+/// they change on every tick, and twenty names ten times a second were most
+/// of each update's bytes — more than anyone reads. The numbers still go
+/// out every tick.
+const RECENT_EVERY: Duration = Duration::from_secs(1);
 
 /// A serialised message for one socket (shared, serialised once).
 #[derive(Message, Clone)]
@@ -78,6 +83,11 @@ struct Feed {
     seq: u64,
     dirty: bool,
     computing: bool,
+    /// When an update last carried recent check-ins.
+    recent_sent_at: Option<Instant>,
+    /// Newer check-ins wait for [`RECENT_EVERY`]; `last` holds the list
+    /// clients have.
+    recent_pending: bool,
 }
 
 pub struct Hub {
@@ -117,6 +127,8 @@ impl Hub {
                 f.dirty
                     || !f.awaiting.is_empty()
                     || f.computed_at.is_none_or(|t| t.elapsed() >= REFRESH)
+                    || (f.recent_pending
+                        && f.recent_sent_at.is_none_or(|t| t.elapsed() >= RECENT_EVERY))
             })
             .map(|(id, f)| {
                 f.computing = true;
@@ -153,23 +165,42 @@ impl Hub {
             }
         };
         feed.computed_at = Some(Instant::now());
+        let mut stats = stats;
         let mut everyone_needs_snapshot = false;
-        if let Some(old) = &feed.last {
-            match protocol::diff(old, &stats) {
+        if let Some(old) = feed.last.take() {
+            match protocol::diff(&old, &stats) {
                 Diff::Same => {}
                 Diff::Reset => everyone_needs_snapshot = true,
-                Diff::Changes(changes) => {
-                    feed.seq += 1;
-                    let message: Arc<str> = protocol::update(feed.seq, &changes).into();
-                    let waiting = feed.awaiting.clone();
-                    send_all(feed, &message, |id| !waiting.contains(&id));
+                Diff::Changes(mut changes) => {
+                    if changes.touches_recent() {
+                        let due = feed
+                            .recent_sent_at
+                            .is_none_or(|t| t.elapsed() >= RECENT_EVERY);
+                        if due {
+                            feed.recent_sent_at = Some(Instant::now());
+                            feed.recent_pending = false;
+                        } else {
+                            changes = Box::new(changes.without_recent());
+                            stats.recent = old.recent;
+                            feed.recent_pending = true;
+                        }
+                    }
+                    if !changes.is_empty() {
+                        feed.seq += 1;
+                        let message: Arc<str> = protocol::update(feed.seq, &changes).into();
+                        let waiting = feed.awaiting.clone();
+                        send_all(feed, &message, |id| !waiting.contains(&id));
+                    }
                 }
             }
         }
         if everyone_needs_snapshot {
             feed.seq += 1;
             feed.awaiting = feed.subscribers.keys().copied().collect();
+            feed.recent_pending = false;
         }
+        // Newcomers get the same numbers as everyone (recent check-ins
+        // included), so the next update applies to them too.
         if !feed.awaiting.is_empty() {
             let message: Arc<str> = protocol::snapshot(feed.seq, &stats).into();
             let waiting = std::mem::take(&mut feed.awaiting);
@@ -225,6 +256,8 @@ impl Handler<Subscribe> for Hub {
             seq: 0,
             dirty: true,
             computing: false,
+            recent_sent_at: None,
+            recent_pending: false,
         });
         let fresh = feed
             .subscribers

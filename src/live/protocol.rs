@@ -3,6 +3,7 @@
 
 use crate::db::stats::{
     CategoryStats, CountryStats, EventStats, MinuteCount, ModeTotals, RecentCheckin, SessionStats,
+    RECENT_CHECKINS,
 };
 use serde::Serialize;
 
@@ -35,21 +36,71 @@ pub struct Changes {
     pub no_shows: Option<ModeTotals>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancelled: Option<i64>,
-    /// The whole list, when any category changed (a short fixed list).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub by_category: Option<Vec<CategoryStats>>,
+    /// Changed categories (by `category`; the list is fixed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub by_category: Vec<CategoryStats>,
     /// Changed or new countries (by `code`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub by_country: Vec<CountryStats>,
     /// Changed sessions (by `slug`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub by_session: Vec<SessionStats>,
-    /// The whole hour, when any minute changed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub arrivals_per_minute: Option<Vec<MinuteCount>>,
-    /// The whole list of recent check-ins, when it changed.
+    /// Changed or new minutes (by `minute`); a new minute pushes the
+    /// oldest out of the hour. During a door rush one or two minutes change,
+    /// not the hour's sixty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub arrivals_per_minute: Vec<MinuteCount>,
+    /// Check-ins newer than the client's list, newest first: they go in
+    /// front, and the list keeps its first [`RECENT_CHECKINS`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recent_added: Vec<RecentCheckin>,
+    /// The whole list, when it changed other than by new check-ins (an
+    /// undo took one away).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recent: Option<Vec<RecentCheckin>>,
+}
+
+impl Changes {
+    pub fn touches_recent(&self) -> bool {
+        !self.recent_added.is_empty() || self.recent.is_some()
+    }
+
+    /// Leaves the recent check-ins for a later update.
+    pub fn without_recent(mut self) -> Self {
+        self.recent_added.clear();
+        self.recent = None;
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Changes::default()
+    }
+}
+
+/// How a client holding `old` gets to `new`: the check-ins added in front,
+/// or (when that doesn't explain it) the whole list.
+fn recent_change(
+    old: &[RecentCheckin],
+    new: &[RecentCheckin],
+) -> (Vec<RecentCheckin>, Option<Vec<RecentCheckin>>) {
+    if old == new {
+        return (Vec::new(), None);
+    }
+    let cap = RECENT_CHECKINS as usize;
+    // Only check-ins no older than the client's newest are added ones: a
+    // list that lost one (an undo) and refilled from below is not.
+    let newest = old.first().map(|c| c.at.as_str()).unwrap_or_default();
+    for added in 1..=new.len() {
+        if new[added - 1].at.as_str() < newest {
+            break;
+        }
+        let kept = &new[added..];
+        let expected_len = (added + old.len()).min(cap);
+        if kept.len() <= old.len() && old[..kept.len()] == *kept && new.len() == expected_len {
+            return (new[..added].to_vec(), None);
+        }
+    }
+    (Vec::new(), Some(new.to_vec()))
 }
 
 pub enum Diff {
@@ -77,12 +128,18 @@ pub fn diff(old: &EventStats, new: &EventStats) -> Diff {
         return Diff::Reset;
     }
     let changed = |old, new: &ModeTotals| (old != new).then(|| new.clone());
+    let (recent_added, recent) = recent_change(&old.recent, &new.recent);
     Diff::Changes(Box::new(Changes {
         registered: changed(&old.registered, &new.registered),
         attended: changed(&old.attended, &new.attended),
         no_shows: changed(&old.no_shows, &new.no_shows),
         cancelled: (old.cancelled != new.cancelled).then_some(new.cancelled),
-        by_category: (old.by_category != new.by_category).then(|| new.by_category.clone()),
+        by_category: new
+            .by_category
+            .iter()
+            .filter(|n| !old.by_category.contains(n))
+            .cloned()
+            .collect(),
         by_country: new
             .by_country
             .iter()
@@ -96,9 +153,14 @@ pub fn diff(old: &EventStats, new: &EventStats) -> Diff {
             .filter(|(n, o)| n != o)
             .map(|(n, _)| n.clone())
             .collect(),
-        arrivals_per_minute: (old.arrivals_per_minute != new.arrivals_per_minute)
-            .then(|| new.arrivals_per_minute.clone()),
-        recent: (old.recent != new.recent).then(|| new.recent.clone()),
+        arrivals_per_minute: new
+            .arrivals_per_minute
+            .iter()
+            .filter(|n| !old.arrivals_per_minute.contains(n))
+            .cloned()
+            .collect(),
+        recent_added,
+        recent,
     }))
 }
 
@@ -180,6 +242,77 @@ mod tests {
         let mut new = stats();
         new.by_country.clear();
         assert!(matches!(diff(&stats(), &new), Diff::Reset));
+    }
+
+    fn minute(m: i64, count: i64) -> MinuteCount {
+        MinuteCount {
+            minute: format!("2026-11-24T06:{m:02}:00.000Z"),
+            count,
+        }
+    }
+
+    fn checkin(name: &str) -> RecentCheckin {
+        RecentCheckin {
+            name: name.into(),
+            country: "DE".into(),
+            session: None,
+            session_title: None,
+            door: None,
+            mode: "offline".into(),
+            at: "2026-11-24T06:41:12.345Z".into(),
+        }
+    }
+
+    fn changes(old: &EventStats, new: &EventStats) -> Box<Changes> {
+        match diff(old, new) {
+            Diff::Changes(changes) => changes,
+            _ => panic!("expected changes"),
+        }
+    }
+
+    #[test]
+    fn an_update_carries_the_minutes_that_changed_not_the_hour() {
+        let mut old = stats();
+        old.arrivals_per_minute = (0..60).map(|m| minute(m, 1)).collect();
+        let mut new = stats();
+        new.arrivals_per_minute = (1..60).map(|m| minute(m, 1)).collect();
+        new.arrivals_per_minute[58].count = 5;
+        new.arrivals_per_minute.push(minute(60, 0));
+        let changes = changes(&old, &new);
+        assert_eq!(
+            changes.arrivals_per_minute,
+            vec![minute(59, 5), minute(60, 0)]
+        );
+    }
+
+    #[test]
+    fn new_check_ins_are_added_in_front_and_an_undo_sends_the_list() {
+        let names = |names: &[&str]| names.iter().map(|n| checkin(n)).collect::<Vec<_>>();
+        let (mut old, mut new) = (stats(), stats());
+        old.recent = names(&["b", "a"]);
+        new.recent = names(&["d", "c", "b", "a"]);
+        let added = changes(&old, &new);
+        assert_eq!(added.recent_added, names(&["d", "c"]));
+        assert_eq!(added.recent, None);
+
+        // A full list: the oldest falls off the end.
+        let full: Vec<String> = (0..RECENT_CHECKINS).map(|i| format!("p{i}")).collect();
+        old.recent = full.iter().map(|n| checkin(n)).collect();
+        new.recent = std::iter::once(checkin("new"))
+            .chain(old.recent[..old.recent.len() - 1].iter().cloned())
+            .collect();
+        let added = changes(&old, &new);
+        assert_eq!(added.recent_added, names(&["new"]));
+        assert_eq!(added.recent, None);
+
+        // An undo took "b" away: the whole list.
+        old.recent = names(&["c", "b", "a"]);
+        new.recent = names(&["c", "a"]);
+        let replaced = changes(&old, &new);
+        assert!(replaced.recent_added.is_empty());
+        assert_eq!(replaced.recent, Some(names(&["c", "a"])));
+        assert!(replaced.touches_recent());
+        assert!(replaced.without_recent().is_empty());
     }
 
     #[test]

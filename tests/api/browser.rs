@@ -680,11 +680,23 @@ async fn the_dashboard_updates_without_a_reload_when_someone_is_scanned() {
     app.scan(&door, serde_json::json!({"code": app.code_of("ada@example.org").await, "session": "keynote", "door": "South"}))
         .await;
     wait_for_text(b, "#attended-total", "2").await;
+    wait_for_text(b, "#recent li", "Ada Lovelace").await;
     assert!(b
         .text_of("#recent")
         .await
         .starts_with(&b.text_of("#recent li").await));
-    assert!(b.text_of("#recent li").await.contains("Ada Lovelace"));
+    // The update carried one minute; the chart still shows the hour, both
+    // arrivals in it.
+    let chart = b
+        .client
+        .execute(
+            "var bars = document.querySelectorAll('#arrivals rect title'); \
+             return [bars.length, Array.from(bars).reduce(function (n, t) { return n + parseInt(t.textContent, 10); }, 0)];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(chart, serde_json::json!([60, 2]));
     assert!(b.text_of("#sessions").await.contains("2 / 2"));
     b.screenshot_full("dashboard-after", DESKTOP.0).await;
     b.assert_accessible("live dashboard").await;
