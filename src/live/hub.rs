@@ -180,7 +180,7 @@ impl Hub {
                             feed.recent_sent_at = Some(Instant::now());
                             feed.recent_pending = false;
                         } else {
-                            changes = Box::new(changes.without_recent());
+                            changes.drop_recent();
                             stats.recent = old.recent;
                             feed.recent_pending = true;
                         }

@@ -66,10 +66,9 @@ impl Changes {
     }
 
     /// Leaves the recent check-ins for a later update.
-    pub fn without_recent(mut self) -> Self {
+    pub fn drop_recent(&mut self) {
         self.recent_added.clear();
         self.recent = None;
-        self
     }
 
     pub fn is_empty(&self) -> bool {
@@ -308,11 +307,12 @@ mod tests {
         // An undo took "b" away: the whole list.
         old.recent = names(&["c", "b", "a"]);
         new.recent = names(&["c", "a"]);
-        let replaced = changes(&old, &new);
+        let mut replaced = changes(&old, &new);
         assert!(replaced.recent_added.is_empty());
         assert_eq!(replaced.recent, Some(names(&["c", "a"])));
         assert!(replaced.touches_recent());
-        assert!(replaced.without_recent().is_empty());
+        replaced.drop_recent();
+        assert!(replaced.is_empty());
     }
 
     #[test]
