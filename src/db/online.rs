@@ -10,12 +10,14 @@ use crate::domain::{AttendanceMode, AttendanceSource, PageToken};
 use crate::with_backend;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
+use std::collections::{HashMap, HashSet};
 
 /// Someone seen on a watch page within this long counts as watching now.
 pub const PRESENCE_WINDOW_MS: i64 = 20_000;
 
 /// A participant and one session of their event, found from the personal
 /// token and the session slug in one indexed query.
+#[derive(Clone)]
 pub struct JoinContext {
     pub participant_id: i32,
     pub event_id: i32,
@@ -30,7 +32,20 @@ pub fn join_context(
     token: &PageToken,
     slug: &str,
 ) -> Result<Option<JoinContext>, DbError> {
-    let found: Option<(i32, i32, String, AgendaSession, Option<i32>, String)> = participants::table
+    let mut found = join_contexts(conn, &[(token.as_str(), slug)])?;
+    Ok(found.remove(&(token.as_str().to_string(), slug.to_string())))
+}
+
+/// The [`JoinContext`] of every (personal token, session slug) pair that
+/// exists, by pair, in one statement.
+fn join_contexts(
+    conn: &mut DbConnection,
+    pairs: &[(&str, &str)],
+) -> Result<HashMap<(String, String), JoinContext>, DbError> {
+    let tokens: Vec<&str> = pairs.iter().map(|(token, _)| *token).collect();
+    let slugs: Vec<&str> = pairs.iter().map(|(_, slug)| *slug).collect();
+    type Row = (String, i32, i32, String, AgendaSession, Option<i32>, String);
+    let found: Vec<Row> = participants::table
         .inner_join(events::table)
         .inner_join(agenda_sessions::table.on(agenda_sessions::event_id.eq(participants::event_id)))
         .left_join(
@@ -38,9 +53,10 @@ pub fn join_context(
                 .eq(participants::id)
                 .and(participant_sessions::session_id.eq(agenda_sessions::id))),
         )
-        .filter(participants::page_token.eq(token.as_str()))
-        .filter(agenda_sessions::slug.eq(slug))
+        .filter(participants::page_token.eq_any(&tokens))
+        .filter(agenda_sessions::slug.eq_any(&slugs))
         .select((
+            participants::page_token,
             participants::id,
             participants::event_id,
             participants::status,
@@ -48,18 +64,25 @@ pub fn join_context(
             participant_sessions::session_id.nullable(),
             events::timezone,
         ))
-        .first(conn)
-        .optional()?;
-    Ok(found.map(
-        |(participant_id, event_id, status, session, registered, timezone)| JoinContext {
-            participant_id,
-            event_id,
-            cancelled: status == "cancelled",
-            registered_for_session: registered.is_some(),
-            session,
-            timezone,
-        },
-    ))
+        .load(conn)?;
+    Ok(found
+        .into_iter()
+        .map(
+            |(token, participant_id, event_id, status, session, registered, timezone)| {
+                (
+                    (token, session.slug.clone()),
+                    JoinContext {
+                        participant_id,
+                        event_id,
+                        cancelled: status == "cancelled",
+                        registered_for_session: registered.is_some(),
+                        session,
+                        timezone,
+                    },
+                )
+            },
+        )
+        .collect())
 }
 
 /// Why someone may not join a session now (nothing is recorded).
@@ -102,64 +125,105 @@ pub fn may_join(context: &JoinContext, now: i64) -> Result<String, JoinRefusal> 
     Ok(stream_url)
 }
 
-/// A join that may happen, to be recorded by the join writer.
-pub struct JoinRequest {
-    pub event_id: i32,
-    pub participant_id: i32,
-    pub session_id: i32,
+/// A join link followed: whose personal link, which session, when.
+pub struct JoinAsk {
+    pub token: PageToken,
+    pub slug: String,
     pub at: i64,
 }
 
-/// Records a batch of joins in one transaction and one statement (the join
-/// writer's `DecideBatch`): online attendance once per person and session,
-/// an existing record (even in person) left as it is. `true` where the join
-/// counted someone new.
-pub fn record_joins(conn: &mut DbConnection, joins: &[JoinRequest]) -> Result<Vec<bool>, DbError> {
-    // Key order, so two writers' inserts wait for each other rather than
-    // deadlock; one row per person and session.
-    let mut rows: Vec<AttendanceRow> = joins
-        .iter()
-        .map(|join| AttendanceRow {
-            event_id: join.event_id,
-            participant_id: join.participant_id,
-            session_id: Some(join.session_id),
-            mode: AttendanceMode::Online.as_str(),
-            source: AttendanceSource::JoinLink.as_str(),
-            door: None,
-            recorded_by: None,
-            recorded_at: join.at,
-        })
-        .collect();
-    rows.sort_by_key(|r| (r.participant_id, r.session_id));
-    rows.dedup_by_key(|r| (r.participant_id, r.session_id));
+/// What the join writer found and did for one [`JoinAsk`].
+pub struct JoinOutcome {
+    pub context: JoinContext,
+    /// The stream to send them to, or why not (then nothing was recorded).
+    pub joined: Result<String, JoinRefusal>,
+    /// The join counted someone who wasn't counted for the session yet.
+    pub newly_counted: bool,
+}
+
+/// Decides and records a batch of joins (the join writer's `DecideBatch`):
+/// the people and sessions are found in one statement, each checked
+/// against its window, and the joins that may happen are written in one
+/// more: online attendance once per person and session, an existing record
+/// (even in person) left as it is. `None` where there is no such person or
+/// session.
+pub fn record_joins(
+    conn: &mut DbConnection,
+    asks: &[JoinAsk],
+) -> Result<Vec<Option<JoinOutcome>>, DbError> {
     super::keyed_write_transaction(conn, |conn| {
+        let pairs: Vec<(&str, &str)> = asks
+            .iter()
+            .map(|ask| (ask.token.as_str(), ask.slug.as_str()))
+            .collect();
+        let found = join_contexts(conn, &pairs)?;
+        let mut outcomes: Vec<Option<JoinOutcome>> = asks
+            .iter()
+            .map(|ask| {
+                let key = (ask.token.as_str().to_string(), ask.slug.clone());
+                found.get(&key).map(|context| JoinOutcome {
+                    joined: may_join(context, ask.at),
+                    context: context.clone(),
+                    newly_counted: false,
+                })
+            })
+            .collect();
+        let joins: Vec<(usize, i32, i32, i32, i64)> = outcomes
+            .iter()
+            .zip(asks)
+            .enumerate()
+            .filter_map(|(index, (outcome, ask))| {
+                let outcome = outcome.as_ref().filter(|o| o.joined.is_ok())?;
+                let c = &outcome.context;
+                Some((index, c.event_id, c.participant_id, c.session.id, ask.at))
+            })
+            .collect();
+        if joins.is_empty() {
+            return Ok(outcomes);
+        }
+        // Key order, so two writers' inserts wait for each other rather than
+        // deadlock; one row per person and session.
+        let mut rows: Vec<AttendanceRow> = joins
+            .iter()
+            .map(
+                |&(_, event_id, participant_id, session_id, at)| AttendanceRow {
+                    event_id,
+                    participant_id,
+                    session_id: Some(session_id),
+                    mode: AttendanceMode::Online.as_str(),
+                    source: AttendanceSource::JoinLink.as_str(),
+                    door: None,
+                    recorded_by: None,
+                    recorded_at: at,
+                },
+            )
+            .collect();
+        rows.sort_by_key(|r| (r.participant_id, r.session_id));
+        rows.dedup_by_key(|r| (r.participant_id, r.session_id));
         let inserted: Vec<(i32, Option<i32>)> =
             with_backend!(conn, |c| diesel::insert_into(attendance::table)
                 .values(&rows)
                 .on_conflict_do_nothing()
                 .returning((attendance::participant_id, attendance::session_id))
                 .get_results(c))?;
-        // The first request of each newly recorded pair counted someone.
-        let mut answered = std::collections::HashSet::new();
-        let counted: Vec<bool> = joins
-            .iter()
-            .map(|j| {
-                let key = (j.participant_id, Some(j.session_id));
-                inserted.contains(&key) && answered.insert(key)
-            })
-            .collect();
-        let mut events: Vec<i32> = joins
-            .iter()
-            .zip(&counted)
-            .filter(|(_, counted)| **counted)
-            .map(|(j, _)| j.event_id)
-            .collect();
+        // The first ask of each newly recorded pair counted someone.
+        let mut answered = HashSet::new();
+        let mut events = Vec::new();
+        for &(index, event_id, participant_id, session_id, _) in &joins {
+            let key = (participant_id, Some(session_id));
+            if inserted.contains(&key) && answered.insert(key) {
+                if let Some(outcome) = outcomes[index].as_mut() {
+                    outcome.newly_counted = true;
+                }
+                events.push(event_id);
+            }
+        }
         events.sort_unstable();
         events.dedup();
         for event_id in events {
             super::notify_live(conn, event_id)?;
         }
-        Ok(counted)
+        Ok(outcomes)
     })
 }
 

@@ -39,7 +39,10 @@ pub struct AppState {
         crate::db::checkins::ScanOutcome,
     >,
     /// Join links, group-committed: a keynote's start is thousands at once.
-    pub joins: crate::db::group_commit::GroupWriter<crate::db::online::JoinRequest, bool>,
+    pub joins: crate::db::group_commit::GroupWriter<
+        crate::db::online::JoinAsk,
+        Option<crate::db::online::JoinOutcome>,
+    >,
     pub mailer: Mailer,
     pub csrf: csrf::CsrfKey,
     pub login_throttle: crate::auth::throttle::LoginThrottle,

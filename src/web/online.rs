@@ -93,33 +93,29 @@ fn refusal(
     render(status, &page)
 }
 
-/// Records the join (if it may happen now) through the join writer (one
-/// commit for every join of the moment) and refreshes the dashboards when
-/// it counted someone new. `Ok(stream URL)`, or why not.
+/// Hands the join to the join writer, which finds the person and session,
+/// checks the window and records the join for every join of the moment in
+/// one commit; refreshes the dashboards when it counted someone new.
+/// `Ok(stream URL)`, or why not.
 async fn join_now(
     state: &AppState,
     token: &str,
     slug: &str,
 ) -> Result<(PageToken, JoinContext, Result<String, JoinRefusal>), AppError> {
-    let (token, context) = context(state, token, slug).await?;
-    let now = db::now_ms();
-    let stream_url = match db::online::may_join(&context, now) {
-        Ok(stream_url) => stream_url,
-        Err(refused) => return Ok((token, context, Err(refused))),
-    };
-    let newly_counted = state
+    let token = PageToken::parse(token).map_err(|_| AppError::NotFound)?;
+    let outcome = state
         .joins
-        .record(db::online::JoinRequest {
-            event_id: context.event_id,
-            participant_id: context.participant_id,
-            session_id: context.session.id,
-            at: now,
+        .record(db::online::JoinAsk {
+            token: token.clone(),
+            slug: slug.to_string(),
+            at: db::now_ms(),
         })
-        .await?;
-    if newly_counted {
-        state.live.changed(context.event_id);
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if outcome.newly_counted {
+        state.live.changed(outcome.context.event_id);
     }
-    Ok((token, context, Ok(stream_url)))
+    Ok((token, outcome.context, outcome.joined))
 }
 
 /// `GET /r/{token}/join/{session}`: inside the window, counts the person as

@@ -444,18 +444,23 @@ async fn a_burst_of_joins_counts_everyone_once() {
                 .await,
         );
     }
-    let links: Vec<String> = pages
+    // Joins decided in the same batches as clicks that find no one or no
+    // seat: each gets its own answer.
+    let mut links: Vec<(String, u16)> = pages
         .iter()
         .chain(pages.iter().take(15))
-        .map(|page| format!("{page}/join/keynote"))
+        .map(|page| (format!("{page}/join/keynote"), 303))
         .collect();
-    let clicks = links.iter().map(|link| app.get(link));
+    for (i, page) in pages.iter().take(10).enumerate() {
+        links.insert(i * 5, (format!("{page}/join/webinar"), 403));
+        links.insert(i * 5 + 2, (format!("/r/{}/join/keynote", "B".repeat(32)), 404));
+        links.insert(i * 5 + 3, (format!("{page}/join/no-such-session"), 404));
+    }
+    let clicks = links.iter().map(|(link, _)| app.get(link));
     let answers = futures_util::future::join_all(clicks).await;
-    assert!(
-        answers.iter().all(|a| a.status().as_u16() == 303),
-        "every click goes to the stream: {:?}",
-        answers.iter().map(|a| a.status()).collect::<Vec<_>>()
-    );
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status().as_u16()).collect();
+    let expected: Vec<u16> = links.iter().map(|(_, status)| *status).collect();
+    assert_eq!(statuses, expected, "every click gets its own answer");
     assert_eq!(online_records(&app).await.len(), 40);
     let keynote = session_stats(&app, &screen, "keynote").await;
     assert_eq!(keynote["online_joined"], 40);
