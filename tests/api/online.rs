@@ -453,7 +453,10 @@ async fn a_burst_of_joins_counts_everyone_once() {
         .collect();
     for (i, page) in pages.iter().take(10).enumerate() {
         links.insert(i * 5, (format!("{page}/join/webinar"), 403));
-        links.insert(i * 5 + 2, (format!("/r/{}/join/keynote", "B".repeat(32)), 404));
+        links.insert(
+            i * 5 + 2,
+            (format!("/r/{}/join/keynote", "B".repeat(32)), 404),
+        );
         links.insert(i * 5 + 3, (format!("{page}/join/no-such-session"), 404));
     }
     let clicks = links.iter().map(|(link, _)| app.get(link));
