@@ -31,6 +31,25 @@ pub(super) struct AttendanceRow<'a> {
     pub recorded_at: i64,
 }
 
+/// Inserts the rows whose (person, session) has no record yet, in one
+/// statement, and says which pairs were new. Rows go in key order (one per
+/// pair), so two writers inserting the same people wait for each other
+/// instead of deadlocking.
+pub(super) fn insert_new(
+    conn: &mut DbConnection,
+    mut rows: Vec<AttendanceRow>,
+) -> Result<Vec<(i32, Option<i32>)>, DbError> {
+    rows.sort_by_key(|row| (row.participant_id, row.session_id));
+    rows.dedup_by_key(|row| (row.participant_id, row.session_id));
+    Ok(with_backend!(conn, |c| diesel::insert_into(
+        attendance::table
+    )
+    .values(&rows)
+    .on_conflict_do_nothing()
+    .returning((attendance::participant_id, attendance::session_id))
+    .get_results(c))?)
+}
+
 /// Records attendance unless the person is already counted for that session;
 /// `true` when this call counted them. The unique index decides, so two doors
 /// racing on one code can't both count it.

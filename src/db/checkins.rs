@@ -490,16 +490,9 @@ impl BatchState {
                 recorded_at: req.now,
             });
         }
-        // In key order, so two batches inserting the same people (several
-        // writers on PostgreSQL) wait for each other instead of deadlocking.
-        rows.sort_by_key(|row| (row.participant_id, row.session_id));
-        let inserted: Vec<(i32, Option<i32>)> =
-            with_backend!(conn, |c| diesel::insert_into(att::table)
-                .values(&rows)
-                .on_conflict_do_nothing()
-                .returning((att::participant_id, att::session_id))
-                .get_results(c))?;
-        if inserted.len() == rows.len() {
+        let expected = rows.len();
+        let inserted = attendance::insert_new(conn, rows)?;
+        if inserted.len() == expected {
             return Ok(());
         }
         let inserted: HashSet<(i32, Option<i32>)> = inserted.into_iter().collect();

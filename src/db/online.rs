@@ -2,9 +2,7 @@
 
 use super::attendance::AttendanceRow;
 use super::events::AgendaSession;
-use super::schema::{
-    agenda_sessions, attendance, events, participant_sessions, participants, watching,
-};
+use super::schema::{agenda_sessions, events, participant_sessions, participants, watching};
 use super::{DbConnection, DbError};
 use crate::domain::{AttendanceMode, AttendanceSource, PageToken};
 use crate::with_backend;
@@ -168,54 +166,40 @@ pub fn record_joins(
                 })
             })
             .collect();
-        let joins: Vec<(usize, i32, i32, i32, i64)> = outcomes
+        let rows: Vec<AttendanceRow> = outcomes
             .iter()
             .zip(asks)
-            .enumerate()
-            .filter_map(|(index, (outcome, ask))| {
-                let outcome = outcome.as_ref().filter(|o| o.joined.is_ok())?;
-                let c = &outcome.context;
-                Some((index, c.event_id, c.participant_id, c.session.id, ask.at))
-            })
-            .collect();
-        if joins.is_empty() {
-            return Ok(outcomes);
-        }
-        // Key order, so two writers' inserts wait for each other rather than
-        // deadlock; one row per person and session.
-        let mut rows: Vec<AttendanceRow> = joins
-            .iter()
-            .map(
-                |&(_, event_id, participant_id, session_id, at)| AttendanceRow {
-                    event_id,
-                    participant_id,
-                    session_id: Some(session_id),
+            .filter_map(|(outcome, ask)| {
+                let c = &outcome.as_ref().filter(|o| o.joined.is_ok())?.context;
+                Some(AttendanceRow {
+                    event_id: c.event_id,
+                    participant_id: c.participant_id,
+                    session_id: Some(c.session.id),
                     mode: AttendanceMode::Online.as_str(),
                     source: AttendanceSource::JoinLink.as_str(),
                     door: None,
                     recorded_by: None,
-                    recorded_at: at,
-                },
-            )
+                    recorded_at: ask.at,
+                })
+            })
             .collect();
-        rows.sort_by_key(|r| (r.participant_id, r.session_id));
-        rows.dedup_by_key(|r| (r.participant_id, r.session_id));
-        let inserted: Vec<(i32, Option<i32>)> =
-            with_backend!(conn, |c| diesel::insert_into(attendance::table)
-                .values(&rows)
-                .on_conflict_do_nothing()
-                .returning((attendance::participant_id, attendance::session_id))
-                .get_results(c))?;
+        if rows.is_empty() {
+            return Ok(outcomes);
+        }
+        let inserted: HashSet<(i32, Option<i32>)> = super::attendance::insert_new(conn, rows)?
+            .into_iter()
+            .collect();
         // The first ask of each newly recorded pair counted someone.
         let mut answered = HashSet::new();
         let mut events = Vec::new();
-        for &(index, event_id, participant_id, session_id, _) in &joins {
-            let key = (participant_id, Some(session_id));
+        for outcome in outcomes.iter_mut().flatten().filter(|o| o.joined.is_ok()) {
+            let key = (
+                outcome.context.participant_id,
+                Some(outcome.context.session.id),
+            );
             if inserted.contains(&key) && answered.insert(key) {
-                if let Some(outcome) = outcomes[index].as_mut() {
-                    outcome.newly_counted = true;
-                }
-                events.push(event_id);
+                outcome.newly_counted = true;
+                events.push(outcome.context.event_id);
             }
         }
         events.sort_unstable();

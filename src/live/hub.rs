@@ -156,7 +156,7 @@ impl Hub {
             return;
         };
         feed.computing = false;
-        let stats = match result {
+        let mut stats = match result {
             Ok(stats) => stats,
             Err(error) => {
                 tracing::warn!(%error, event_id, "live numbers could not be computed; retrying");
@@ -165,7 +165,6 @@ impl Hub {
             }
         };
         feed.computed_at = Some(Instant::now());
-        let mut stats = stats;
         let mut everyone_needs_snapshot = false;
         if let Some(old) = feed.last.take() {
             match protocol::diff(&old, &stats) {
