@@ -722,20 +722,35 @@ fn decide(
         }
         Some(prior) => {
             // Followed online until now, and has walked in: count them in the
-            // room from here on (one record per person and session).
-            diesel::update(att::table.find(prior.id))
-                .set((
-                    att::mode.eq(AttendanceMode::Offline.as_str()),
-                    att::source.eq(source_of(req).as_str()),
-                    att::door.eq(req.door.as_deref()),
-                    att::recorded_by.eq(Some(&req.actor)),
-                    att::recorded_at.eq(req.now),
-                ))
-                .execute(conn)?;
-            answer.status = CheckinStatus::Accepted;
-            answer.checked_in_at = Some(timefmt::rfc3339(req.now));
-            answer.warning = Some("Was following online: now counted in person.".to_string());
-            return Ok((answer, Some(p.id)));
+            // room from here on (one record per person and session). Only
+            // while the record is still online: two doors upgrading it at
+            // once (two PostgreSQL writers) would otherwise both say
+            // accepted — the second waits for the first's row lock, then
+            // finds it in person already.
+            let upgraded = diesel::update(
+                att::table
+                    .find(prior.id)
+                    .filter(att::mode.eq(AttendanceMode::Online.as_str())),
+            )
+            .set((
+                att::mode.eq(AttendanceMode::Offline.as_str()),
+                att::source.eq(source_of(req).as_str()),
+                att::door.eq(req.door.as_deref()),
+                att::recorded_by.eq(Some(&req.actor)),
+                att::recorded_at.eq(req.now),
+            ))
+            .execute(conn)?;
+            if upgraded == 1 {
+                answer.status = CheckinStatus::Accepted;
+                answer.checked_in_at = Some(timefmt::rfc3339(req.now));
+                answer.warning = Some("Was following online: now counted in person.".to_string());
+                return Ok((answer, Some(p.id)));
+            }
+            // Another door got there first (or an undo took the record
+            // away, and the insert below counts them).
+            if let Some(now_in_person) = existing(conn, p.id, session_id)? {
+                return Ok((duplicate_of(answer, now_in_person, tz), Some(p.id)));
+            }
         }
         None => {}
     }
