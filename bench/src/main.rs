@@ -320,8 +320,9 @@ async fn run_backend(
                 path: format!("/api/v1/events/{EVENT}/checkins"),
                 bearer: Some(door.clone()),
                 body: Some(Bytes::from(format!(
-                    r#"{{"code":"{}","session":"s0","door":"North"}}"#,
-                    codes[n as usize % codes.len()]
+                    r#"{{"code":"{}","session":"s0","door":"North","scan_id":"{}"}}"#,
+                    codes[n as usize % codes.len()],
+                    uuid::Uuid::new_v4()
                 ))),
             })
         };

@@ -265,23 +265,28 @@ struct BatchState {
 
 impl BatchState {
     fn load(conn: &mut DbConnection, requests: &[CheckinRequest]) -> Result<Self, DbError> {
-        let scan_ids: Vec<&str> = requests
-            .iter()
-            .filter_map(|r| r.scan_id.as_deref())
-            .collect();
+        // Answers already given, looked up one event at a time (a batch
+        // nearly always has one) so that both columns of the log's
+        // (event_id, scan_id) index are equalities.
         let mut answered = HashMap::new();
-        if !scan_ids.is_empty() {
-            let events: Vec<i32> = requests.iter().map(|r| r.event.id).collect();
-            let stored: Vec<(i32, Option<String>, String)> = checkin_log::table
-                .filter(checkin_log::event_id.eq_any(&events))
+        let mut events: Vec<i32> = requests.iter().map(|r| r.event.id).collect();
+        events.sort_unstable();
+        events.dedup();
+        for event_id in events {
+            let scan_ids: Vec<&str> = requests
+                .iter()
+                .filter(|r| r.event.id == event_id)
+                .filter_map(|r| r.scan_id.as_deref())
+                .collect();
+            if scan_ids.is_empty() {
+                continue;
+            }
+            let stored: Vec<(Option<String>, String)> = checkin_log::table
+                .filter(checkin_log::event_id.eq(event_id))
                 .filter(checkin_log::scan_id.eq_any(&scan_ids))
-                .select((
-                    checkin_log::event_id,
-                    checkin_log::scan_id,
-                    checkin_log::answer,
-                ))
+                .select((checkin_log::scan_id, checkin_log::answer))
                 .load(conn)?;
-            for (event_id, scan_id, answer) in stored {
+            for (scan_id, answer) in stored {
                 let answer: CheckinAnswer = serde_json::from_str(&answer)
                     .map_err(|e| DbError::Corrupt(format!("stored check-in answer: {e}")))?;
                 answered.insert((event_id, scan_id.unwrap_or_default()), answer);

@@ -616,3 +616,54 @@ async fn a_batch_answers_each_scan_as_if_it_were_alone() {
         .await;
     assert_eq!(logged, 7);
 }
+
+#[actix_web::test]
+async fn a_scan_id_is_replayed_only_at_the_event_that_answered_it() {
+    use rollcall::db::checkins::{record_batch, CheckinRequest, Subject};
+    use rollcall::domain::{CheckinCode, CheckinStatus};
+    let app = TestApp::spawn().await;
+    app.open_all_doors().await;
+    app.create_other_event("elsewhere").await;
+    let ada = "ada@example.org";
+    app.register_ok(ada, "offline", &["keynote"]).await;
+    let code = app.code_of(ada).await;
+
+    let (first, later) = app
+        .db(move |conn| {
+            let forum = rollcall::db::events::find_event(conn, EVENT)?.unwrap();
+            let elsewhere = rollcall::db::events::find_event(conn, "elsewhere")?.unwrap();
+            let scan =
+                |event: &rollcall::db::events::Event, code: &str, scan_id: &str| CheckinRequest {
+                    event: event.clone(),
+                    session: None,
+                    subject: Subject::Code(CheckinCode::parse(code).ok()),
+                    door: Some("North".into()),
+                    scan_id: Some(scan_id.into()),
+                    actor: "test".into(),
+                    now: rollcall::db::now_ms(),
+                };
+            let first = record_batch(conn, &[scan(&forum, &code, "s-1")])?;
+            // One batch: a door at another event happens to send the same
+            // scan id, and the forum's door retries its scan.
+            let later = record_batch(
+                conn,
+                &[
+                    scan(&elsewhere, "NOT-A-CODE", "s-1"),
+                    scan(&forum, &code, "s-1"),
+                ],
+            )?;
+            Ok((first, later))
+        })
+        .await;
+    assert_eq!(first[0].status, CheckinStatus::Accepted);
+    assert_eq!(
+        later[0].reason.map(|r| r.as_str()),
+        Some("unknown_code"),
+        "the other event decides its own scan"
+    );
+    assert_eq!(
+        later[1], first[0],
+        "the forum's retry gets its stored answer"
+    );
+    assert_eq!(attendance_rows(&app).await, 1);
+}
