@@ -2,14 +2,15 @@
 //! time from each scan's answer to each dashboard holding an update that
 //! counts it.
 
-use crate::http::{self, Call, Histogram, Verdict};
+use crate::http::{self, Call, Verdict};
 use crate::seed::{Seeded, EVENT};
 use futures_util::StreamExt;
 use hyper::Method;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Debug, Default, serde::Serialize)]
@@ -19,6 +20,10 @@ pub struct FanoutResult {
     pub scans: u64,
     pub scans_per_second: f64,
     pub scan_errors: u64,
+    /// How the door's scans fare while the dashboards are fed (from when
+    /// each scan was due to its answer).
+    pub scan_p50_ms: f64,
+    pub scan_p99_ms: f64,
     /// Dashboards that ended holding the final total.
     pub up_to_date: usize,
     pub deliveries: u64,
@@ -44,6 +49,14 @@ fn attended_total(message: &str) -> Option<i64> {
         .take_while(char::is_ascii_digit)
         .collect();
     digits.parse().ok()
+}
+
+/// tungstenite zero-fills its whole read buffer before every read
+/// (snapview/tungstenite-rs#547): at the default 128 KiB that was an eighth
+/// of the machine's CPU at 10,000 dashboards, spent by the client. A browser
+/// pays nothing like it, and updates are ~2 KB, so a small buffer.
+fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(8 * 1024)
 }
 
 /// Answer times of accepted scans, in µs since `start`, by the order they
@@ -77,38 +90,48 @@ pub async fn run(
 
     // Connect the dashboards, a few hundred at a time.
     let url = format!("ws://{addr}/ws/events/{EVENT}/live");
+    // One histogram for all dashboards, taken once per update: ten thousand
+    // of their own (140 KB each) made every sample a cache miss.
+    let latencies = Arc::new(Mutex::new(http::histogram()));
     let mut tasks = Vec::with_capacity(dashboards);
     let connecting = Arc::new(tokio::sync::Semaphore::new(256));
     for _ in 0..dashboards {
-        let (url, token, answers, mut stop, ready, connecting) = (
+        let (url, token, answers, mut stop, ready, connecting, latencies) = (
             url.clone(),
             seeded.dashboard_token.clone(),
             answers.clone(),
             stop_rx.clone(),
             ready_tx.clone(),
             connecting.clone(),
+            latencies.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let mut hist = http::histogram();
             let permit = connecting.acquire().await;
             let Ok(mut request) = url.into_client_request() else {
                 let _ = ready.send(false).await;
-                return (hist, None, (0, 0));
+                return (None, (0, 0));
             };
             if let Ok(value) = format!("Bearer {token}").parse() {
                 request.headers_mut().insert("authorization", value);
             }
-            let Ok((mut socket, _)) = tokio_tungstenite::connect_async(request).await else {
+            let Ok((mut socket, _)) =
+                tokio_tungstenite::connect_async_with_config(request, Some(socket_config()), false)
+                    .await
+            else {
                 let _ = ready.send(false).await;
-                return (hist, None, (0, 0));
+                return (None, (0, 0));
             };
             drop(permit);
             let mut base: Option<i64> = None;
             let mut seen: i64 = 0;
             let (mut updates, mut bytes) = (0u64, 0u64);
+            // One wait for the stop signal, not a new one per message.
+            let stopped = stop.changed();
+            tokio::pin!(stopped);
             loop {
                 tokio::select! {
-                    _ = stop.changed() => break,
+                    biased;
+                    _ = &mut stopped => break,
                     message = socket.next() => {
                         let Some(Ok(message)) = message else { break };
                         let Message::Text(text) = message else { continue };
@@ -124,6 +147,7 @@ pub async fn run(
                                 let _ = ready.send(true).await;
                             }
                             Some(base) => {
+                                let mut hist = latencies.lock().unwrap_or_else(|e| e.into_inner());
                                 for k in (seen + 1)..=(total - base) {
                                     let answered = answers
                                         .at
@@ -138,7 +162,7 @@ pub async fn run(
                     }
                 }
             }
-            (hist, Some(seen), (updates, bytes))
+            (Some(seen), (updates, bytes))
         }));
     }
     drop(ready_tx);
@@ -200,25 +224,26 @@ pub async fn run(
     // Let the last updates arrive (a tick is 100 ms), then stop.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let _ = stop_tx.send(true);
-    let mut hist: Histogram = http::histogram();
     let mut up_to_date = 0;
     let accepted = answers.accepted.load(Ordering::Relaxed) as i64;
     let (mut updates, mut bytes) = (0u64, 0u64);
     for task in tasks {
-        let (h, seen, (n, size)) = task.await?;
-        hist.add(h)?;
+        let (seen, (n, size)) = task.await?;
         updates += n;
         bytes += size;
         if seen == Some(accepted) {
             up_to_date += 1;
         }
     }
+    let hist = latencies.lock().unwrap_or_else(|e| e.into_inner()).clone();
     Ok(FanoutResult {
         dashboards,
         connected,
         scans: scans.requests,
         scans_per_second: scans.per_second,
         scan_errors: scans.errors,
+        scan_p50_ms: scans.p50_ms,
+        scan_p99_ms: scans.p99_ms,
         up_to_date,
         deliveries: hist.len(),
         updates,

@@ -566,6 +566,10 @@ fn print_table(r: &Results) {
             f.updates as f64 / f.connected.max(1) as f64,
             f.mean_update_bytes
         );
+        println!(
+            "  the door's scans meanwhile: p50 {:.2} ms, p99 {:.2} ms",
+            f.scan_p50_ms, f.scan_p99_ms
+        );
     }
     if let Some(l) = &r.keynote_burst {
         row(

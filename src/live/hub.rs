@@ -1,14 +1,23 @@
 //! The hub: which sockets watch which event, when each event's numbers are
 //! stale, and the 100 ms tick that recomputes and pushes them. No business
 //! logic here: the numbers come from `db::stats::event_stats`.
+//!
+//! Fan-out is paced by the sockets themselves: an update goes to
+//! [`SHARE`] sockets at a time, the next share when those have written it,
+//! and an event's next update only once the last one is out. With 10,000
+//! dashboards on two cores, handing out one update takes longer than a
+//! tick; queueing the next behind it at every socket doubled the work and
+//! froze the doors (a check-in waited 26 s at the median behind the
+//! sockets' queue). Now scans coalesce into the next update instead, and a
+//! door's request waits behind one share at most.
 
 use super::presence::{self, Presence, WatchStart, WatchStop};
 use super::protocol::{self, Diff};
 use crate::db::stats::EventStats;
 use crate::db::{self, Pool};
 use actix::prelude::*;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,10 +31,57 @@ const REFRESH: Duration = Duration::from_secs(15);
 /// out every tick.
 const RECENT_EVERY: Duration = Duration::from_secs(1);
 
+/// Sockets handed one update at a time, before waiting for them to write it.
+const SHARE: usize = 100;
+/// A share not written within this long isn't waited for any more: a
+/// worker stuck elsewhere must not hold every dashboard back.
+const STALLED: Duration = Duration::from_secs(1);
+
 /// A serialised message for one socket (shared, serialised once).
-#[derive(Message, Clone)]
+#[derive(Message)]
 #[rtype(result = "()")]
-pub struct Push(pub Arc<str>);
+pub struct Push {
+    pub text: Arc<str>,
+    /// Dropped once the socket has written the message (or is gone).
+    _ticket: Ticket,
+}
+
+/// One share of a fan-out: its pushes not yet written. The last to go
+/// tells the hub.
+struct Share {
+    unsent: AtomicUsize,
+    event_id: i32,
+    number: u64,
+    hub: Recipient<Drained>,
+}
+
+struct Ticket(Arc<Share>);
+
+impl Ticket {
+    fn new(share: &Arc<Share>) -> Ticket {
+        share.unsent.fetch_add(1, Ordering::Relaxed);
+        Ticket(share.clone())
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if self.0.unsent.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.hub.do_send(Drained {
+                event_id: self.0.event_id,
+                share: self.0.number,
+            });
+        }
+    }
+}
+
+/// Every socket of a share has written its push.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Drained {
+    event_id: i32,
+    share: u64,
+}
 
 /// Tells a socket to close, with the reason it sends to the client.
 #[derive(Message)]
@@ -88,6 +144,20 @@ struct Feed {
     /// Newer check-ins wait for [`RECENT_EVERY`]; `last` holds the list
     /// clients have.
     recent_pending: bool,
+    /// Who still gets what of the update going out, in order.
+    outbox: VecDeque<(u64, Arc<str>)>,
+    /// The share being written: its number and when it went out.
+    in_flight: Option<(u64, Instant)>,
+    shares_sent: u64,
+    /// When the update going out (or the last one) started.
+    fanout_started: Option<Instant>,
+}
+
+impl Feed {
+    /// Nothing of the last update is left to hand out or to be written.
+    fn idle(&self) -> bool {
+        self.outbox.is_empty() && self.in_flight.is_none()
+    }
 }
 
 pub struct Hub {
@@ -119,10 +189,20 @@ impl Hub {
     }
 
     fn tick(&mut self, ctx: &mut Context<Self>) {
+        let stalled: Vec<i32> = self
+            .feeds
+            .iter()
+            .filter(|(_, f)| f.in_flight.is_some_and(|(_, at)| at.elapsed() >= STALLED))
+            .map(|(id, _)| *id)
+            .collect();
+        for event_id in stalled {
+            tracing::warn!(event_id, "dashboards slow to take an update; going on");
+            self.send_share(event_id, ctx);
+        }
         let due: Vec<(i32, String)> = self
             .feeds
             .iter_mut()
-            .filter(|(_, f)| !f.computing && !f.subscribers.is_empty())
+            .filter(|(_, f)| !f.computing && !f.subscribers.is_empty() && f.idle())
             .filter(|(_, f)| {
                 f.dirty
                     || !f.awaiting.is_empty()
@@ -146,12 +226,67 @@ impl Hub {
             };
             ctx.spawn(
                 work.into_actor(self)
-                    .map(move |result, hub, _| hub.publish(event_id, result)),
+                    .map(move |result, hub, ctx| hub.publish(event_id, result, ctx)),
             );
         }
     }
 
-    fn publish(&mut self, event_id: i32, result: Result<EventStats, db::DbError>) {
+    /// Hands the next share of `event_id`'s outbox to its sockets (the
+    /// one in flight, if any, is no longer waited for).
+    fn send_share(&mut self, event_id: i32, ctx: &mut Context<Self>) {
+        let Some(feed) = self.feeds.get_mut(&event_id) else {
+            return;
+        };
+        feed.in_flight = None;
+        if feed.outbox.is_empty() {
+            return;
+        }
+        feed.shares_sent += 1;
+        let share = Arc::new(Share {
+            unsent: AtomicUsize::new(0),
+            event_id,
+            number: feed.shares_sent,
+            hub: ctx.address().recipient(),
+        });
+        feed.in_flight = Some((share.number, Instant::now()));
+        // Held until every push is handed over, so the share can't count
+        // as drained halfway.
+        let handing_over = Ticket::new(&share);
+        let mut gone = Vec::new();
+        let take = feed.outbox.len().min(SHARE);
+        for (id, text) in feed.outbox.drain(..take) {
+            let Some(subscriber) = feed.subscribers.get(&id) else {
+                continue;
+            };
+            let push = Push {
+                text,
+                _ticket: Ticket::new(&share),
+            };
+            match subscriber.socket.try_send(push) {
+                Ok(()) => {}
+                Err(SendError::Full(_)) => {
+                    subscriber
+                        .closer
+                        .do_send(Close("too slow: reconnect to resync"));
+                    gone.push(id);
+                }
+                Err(SendError::Closed(_)) => gone.push(id),
+            }
+        }
+        for id in gone {
+            if feed.subscribers.remove(&id).is_some() {
+                self.counts.dashboards.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        drop(handing_over);
+    }
+
+    fn publish(
+        &mut self,
+        event_id: i32,
+        result: Result<EventStats, db::DbError>,
+        ctx: &mut Context<Self>,
+    ) {
         let Some(feed) = self.feeds.get_mut(&event_id) else {
             return;
         };
@@ -187,8 +322,10 @@ impl Hub {
                     if !changes.is_empty() {
                         feed.seq += 1;
                         let message: Arc<str> = protocol::update(feed.seq, &changes).into();
-                        let waiting = feed.awaiting.clone();
-                        send_all(feed, &message, |id| !waiting.contains(&id));
+                        let waiting = &feed.awaiting;
+                        let chosen = feed.subscribers.keys().filter(|id| !waiting.contains(id));
+                        let outbox = chosen.map(|id| (*id, message.clone())).collect();
+                        feed.outbox = outbox;
                     }
                 }
             }
@@ -203,31 +340,37 @@ impl Hub {
         if !feed.awaiting.is_empty() {
             let message: Arc<str> = protocol::snapshot(feed.seq, &stats).into();
             let waiting = std::mem::take(&mut feed.awaiting);
-            send_all(feed, &message, |id| waiting.contains(&id));
+            feed.outbox
+                .extend(waiting.into_iter().map(|id| (id, message.clone())));
         }
         feed.last = Some(stats);
+        if !feed.outbox.is_empty() {
+            feed.fanout_started = Some(Instant::now());
+            self.send_share(event_id, ctx);
+        }
     }
 }
 
-/// Sends to the chosen subscribers without waiting. One whose mailbox is
-/// full is too slow: it is dropped (and told to reconnect) rather than let
-/// the hub buffer for it.
-fn send_all(feed: &mut Feed, message: &Arc<str>, chosen: impl Fn(u64) -> bool) {
-    let mut gone = Vec::new();
-    for (id, subscriber) in feed.subscribers.iter().filter(|(id, _)| chosen(**id)) {
-        match subscriber.socket.try_send(Push(message.clone())) {
-            Ok(()) => {}
-            Err(SendError::Full(_)) => {
-                subscriber
-                    .closer
-                    .do_send(Close("too slow: reconnect to resync"));
-                gone.push(*id);
-            }
-            Err(SendError::Closed(_)) => gone.push(*id),
+impl Handler<Drained> for Hub {
+    type Result = ();
+    fn handle(&mut self, msg: Drained, ctx: &mut Context<Self>) {
+        let Some(feed) = self.feeds.get_mut(&msg.event_id) else {
+            return;
+        };
+        if feed.in_flight.map(|(number, _)| number) != Some(msg.share) {
+            return; // a share that stalled and was given up on
         }
-    }
-    for id in gone {
-        feed.subscribers.remove(&id);
+        if !feed.outbox.is_empty() {
+            self.send_share(msg.event_id, ctx);
+            return;
+        }
+        feed.in_flight = None;
+        let took_long = feed.fanout_started.is_some_and(|t| t.elapsed() >= TICK);
+        // An update that took longer than a tick to hand out: the next
+        // one (with what came in meanwhile) needn't wait for a tick too.
+        if took_long {
+            self.tick(ctx);
+        }
     }
 }
 
@@ -257,6 +400,10 @@ impl Handler<Subscribe> for Hub {
             computing: false,
             recent_sent_at: None,
             recent_pending: false,
+            outbox: VecDeque::new(),
+            in_flight: None,
+            shares_sent: 0,
+            fanout_started: None,
         });
         let fresh = feed
             .subscribers

@@ -79,7 +79,7 @@ impl Actor for LiveSocket {
 impl Handler<Push> for LiveSocket {
     type Result = ();
     fn handle(&mut self, msg: Push, ctx: &mut Self::Context) {
-        ctx.text(&*msg.0);
+        ctx.text(&*msg.text);
     }
 }
 

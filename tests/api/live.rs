@@ -374,6 +374,49 @@ async fn two_hundred_dashboards_all_see_one_scan() {
     assert_eq!(seqs.len(), 1, "everyone got the same update");
 }
 
+/// The hub hands an update to 100 sockets at a time and starts the next
+/// update only when the last is out: 250 dashboards take three shares, and
+/// each must still see every update, numbered one after the other.
+#[actix_web::test]
+async fn dashboards_beyond_one_share_see_every_update_in_order() {
+    let app = TestApp::spawn().await;
+    app.lift_capacities().await;
+    let people = ["ada@example.org", "bo@example.org", "cy@example.org"];
+    for email in people {
+        app.register_ok(email, "offline", &["keynote"]).await;
+    }
+    let screen = app.create_token(EVENT, "dashboard", &[]).await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    let mut sockets = futures_util::future::join_all((0..250).map(|_| async {
+        let mut socket = connect(&app, Some(&screen), "").await.unwrap();
+        let snapshot = next_json(&mut socket, WAIT).await;
+        assert_eq!(snapshot["type"], "snapshot");
+        let seq = snapshot["seq"].as_u64().unwrap();
+        (socket, seq)
+    }))
+    .await;
+    for email in people {
+        let code = app.code_of(email).await;
+        let (status, _) = app
+            .scan(&door, json!({"code": code, "session": "keynote"}))
+            .await;
+        assert_eq!(status, 200);
+    }
+    let totals = futures_util::future::join_all(sockets.iter_mut().map(|(socket, seq)| async {
+        loop {
+            let update = next_json(socket, WAIT).await;
+            assert_eq!(update["type"], "update");
+            *seq += 1;
+            assert_eq!(update["seq"].as_u64(), Some(*seq), "no update skipped");
+            if update["attended"]["total"] == 3 {
+                return 3;
+            }
+        }
+    }))
+    .await;
+    assert_eq!(totals, vec![3; 250], "every dashboard reaches all three");
+}
+
 #[actix_web::test]
 async fn a_browser_with_a_device_token_opens_the_socket_with_a_ticket() {
     let app = TestApp::spawn().await;
