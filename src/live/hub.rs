@@ -33,9 +33,12 @@ const RECENT_EVERY: Duration = Duration::from_secs(1);
 
 /// Sockets handed one update at a time, before waiting for them to write it.
 const SHARE: usize = 100;
-/// A share not written within this long isn't waited for any more: a
-/// worker stuck elsewhere must not hold every dashboard back.
-const STALLED: Duration = Duration::from_secs(1);
+/// A share not written within this long isn't waited for any more: one
+/// socket that stopped being written to (a client whose network went away
+/// and whose TCP buffers are full) must not hold every dashboard back. A
+/// share normally goes out in a few milliseconds; such a client is closed
+/// by the heartbeat within 30 s, or dropped once its mailbox is full.
+const STALLED: Duration = Duration::from_millis(500);
 
 /// A serialised message for one socket (shared, serialised once).
 #[derive(Message)]
@@ -232,7 +235,9 @@ impl Hub {
     }
 
     /// Hands the next share of `event_id`'s outbox to its sockets (the
-    /// one in flight, if any, is no longer waited for).
+    /// one in flight, if any, is no longer waited for). A socket whose
+    /// mailbox is full is too slow: it is dropped (and told to reconnect)
+    /// rather than let the hub buffer for it.
     fn send_share(&mut self, event_id: i32, ctx: &mut Context<Self>) {
         let Some(feed) = self.feeds.get_mut(&event_id) else {
             return;
