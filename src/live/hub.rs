@@ -16,7 +16,7 @@ use super::protocol::{self, Diff};
 use crate::db::stats::EventStats;
 use crate::db::{self, Pool};
 use actix::prelude::*;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -135,8 +135,9 @@ struct Subscriber {
 struct Feed {
     slug: String,
     subscribers: HashMap<u64, Subscriber>,
-    /// Subscribers that need a snapshot (new, or resyncing).
-    awaiting: Vec<u64>,
+    /// Subscribers that need a snapshot (new, or resyncing); a set, since
+    /// each update checks every subscriber against it.
+    awaiting: HashSet<u64>,
     last: Option<EventStats>,
     computed_at: Option<Instant>,
     seq: u64,
@@ -397,7 +398,7 @@ impl Handler<Subscribe> for Hub {
         let feed = self.feeds.entry(msg.event_id).or_insert_with(|| Feed {
             slug: msg.slug,
             subscribers: HashMap::new(),
-            awaiting: Vec::new(),
+            awaiting: HashSet::new(),
             last: None,
             computed_at: None,
             seq: 0,
@@ -423,7 +424,7 @@ impl Handler<Subscribe> for Hub {
         if fresh {
             self.counts.dashboards.fetch_add(1, Ordering::Relaxed);
         }
-        feed.awaiting.push(msg.id);
+        feed.awaiting.insert(msg.id);
     }
 }
 
@@ -434,7 +435,7 @@ impl Handler<Unsubscribe> for Hub {
             if feed.subscribers.remove(&msg.id).is_some() {
                 self.counts.dashboards.fetch_sub(1, Ordering::Relaxed);
             }
-            feed.awaiting.retain(|id| *id != msg.id);
+            feed.awaiting.remove(&msg.id);
             if feed.subscribers.is_empty() && !feed.computing {
                 self.feeds.remove(&msg.event_id);
             }
@@ -446,8 +447,8 @@ impl Handler<Resync> for Hub {
     type Result = ();
     fn handle(&mut self, msg: Resync, _: &mut Context<Self>) {
         if let Some(feed) = self.feeds.get_mut(&msg.event_id) {
-            if feed.subscribers.contains_key(&msg.id) && !feed.awaiting.contains(&msg.id) {
-                feed.awaiting.push(msg.id);
+            if feed.subscribers.contains_key(&msg.id) {
+                feed.awaiting.insert(msg.id);
             }
         }
     }
