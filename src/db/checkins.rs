@@ -208,6 +208,7 @@ pub fn record_batch(
     }
     super::keyed_write_transaction(conn, |conn| {
         let mut batch = BatchState::load(conn, requests)?;
+        super::plan_writes_from_cache(conn)?;
         let mut answers: Vec<CheckinAnswer> = Vec::with_capacity(requests.len());
         for (index, req) in requests.iter().enumerate() {
             if let Some(stored) = batch.replay(req) {

@@ -155,6 +155,7 @@ pub fn record_joins(
             .map(|ask| (ask.token.as_str(), ask.slug.as_str()))
             .collect();
         let found = join_contexts(conn, &pairs)?;
+        super::plan_writes_from_cache(conn)?;
         let mut outcomes: Vec<Option<JoinOutcome>> = asks
             .iter()
             .map(|ask| {
