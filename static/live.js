@@ -1,5 +1,6 @@
-// Live dashboard: a snapshot, then updates merged by key; a gap in `seq` or
-// a lost connection brings a fresh snapshot. Everything is drawn with
+// Live dashboard: a snapshot, then updates merged by key; an update for
+// numbers other than ours (`since`) or a lost connection brings a fresh
+// snapshot. Everything is drawn with
 // textContent and SVG attributes (no HTML from data, no inline styles).
 (function () {
   "use strict";
@@ -131,7 +132,9 @@
     if (msg.type === "snapshot") {
       state = msg; seq = msg.seq;
     } else if (msg.type === "update") {
-      if (state === null || msg.seq !== seq + 1) {
+      // An update changes the numbers numbered `since`: ours, or we resync.
+      var since = msg.since === undefined ? msg.seq - 1 : msg.since;
+      if (state === null || since !== seq) {
         socket.send(JSON.stringify({ type: "resync" }));
         return;
       }

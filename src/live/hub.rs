@@ -2,13 +2,18 @@
 //! stale, and the 100 ms tick that recomputes and pushes them. No business
 //! logic here: the numbers come from `db::stats::event_stats`.
 //!
-//! Fan-out is paced by the sockets themselves: an update goes to
-//! [`SHARE`] sockets at a time, the next share when those have written it,
-//! and an event's next update only once the last one is out. With 10,000
-//! dashboards on two cores, handing out one update takes longer than a
-//! tick; queueing the next behind it at every socket doubled the work and
+//! Fan-out is a round over the event's dashboards, paced by the sockets
+//! themselves: [`SHARE`] sockets at a time, the next share when those have
+//! written theirs. Each dashboard gets, when its turn comes, one update from
+//! the numbers it holds to the newest published (a snapshot if it holds
+//! none, or numbers too old to be kept), so numbers published while a round
+//! is going out reach the rest of that round at once, and the round after
+//! brings the others up to date. With 10,000 dashboards on two cores, one
+//! round takes longer than a tick: queueing every update at every socket
 //! froze the doors (a check-in waited 26 s at the median behind the
-//! sockets' queue). Now scans coalesce into the next update instead, and a
+//! sockets' queue), and holding the next update until the last was out
+//! made a dashboard wait up to two rounds. Now a dashboard gets one message
+//! per round whatever happened meanwhile, waits up to one round, and a
 //! door's request waits behind one share at most.
 
 use super::presence::{self, Presence, WatchStart, WatchStop};
@@ -16,13 +21,18 @@ use super::protocol::{self, Diff};
 use crate::db::stats::EventStats;
 use crate::db::{self, Pool};
 use actix::prelude::*;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Updates go out at most this often per event (and so per client).
 const TICK: Duration = Duration::from_millis(100);
+/// While a round is going out, an event's numbers are recomputed only
+/// after waiting this many times as long as the last computation took:
+/// with 10,000 dashboards on PostgreSQL, recomputing every tick took the
+/// CPU the doors' check-ins need (their p99 went from 50 to 160-270 ms).
+const COMPUTE_SPACING: u32 = 5;
 /// Recompute even without changes this often: "the last hour" slides.
 const REFRESH: Duration = Duration::from_secs(15);
 /// The names of recent check-ins go out at most this often: in a door rush
@@ -39,6 +49,10 @@ const SHARE: usize = 100;
 /// share normally goes out in a few milliseconds; such a client is closed
 /// by the heartbeat within 30 s, or dropped once its mailbox is full.
 const STALLED: Duration = Duration::from_millis(500);
+/// Published numbers kept per event, so a dashboard a few updates behind
+/// gets one update from what it holds rather than a whole snapshot. A
+/// round of 10,000 dashboards takes a few ticks on two cores.
+const HISTORY: usize = 32;
 
 /// A serialised message for one socket (shared, serialised once).
 #[derive(Message)]
@@ -130,37 +144,105 @@ pub struct Shutdown;
 struct Subscriber {
     socket: Recipient<Push>,
     closer: Recipient<Close>,
+    /// The `seq` of the numbers this dashboard holds; `None`: it needs a
+    /// snapshot (new, or resyncing).
+    has: Option<u64>,
 }
 
 struct Feed {
     slug: String,
     subscribers: HashMap<u64, Subscriber>,
-    /// Subscribers that need a snapshot (new, or resyncing); a set, since
-    /// each update checks every subscriber against it.
-    awaiting: HashSet<u64>,
-    last: Option<EventStats>,
+    /// The last [`HISTORY`] numbers published, oldest first, by `seq`.
+    published: VecDeque<(u64, Arc<EventStats>)>,
+    /// The message that brings a dashboard from what it holds to the
+    /// newest numbers (`None`: nothing to send), built once per `has`.
+    messages: HashMap<Option<u64>, Option<Arc<str>>>,
     computed_at: Option<Instant>,
+    /// How long the last computation took, from asking to publishing.
+    compute_took: Duration,
     seq: u64,
     dirty: bool,
     computing: bool,
     /// When an update last carried recent check-ins.
     recent_sent_at: Option<Instant>,
-    /// Newer check-ins wait for [`RECENT_EVERY`]; `last` holds the list
-    /// clients have.
+    /// Newer check-ins wait for [`RECENT_EVERY`]; the newest published
+    /// numbers hold the list clients have.
     recent_pending: bool,
-    /// Who still gets what of the update going out, in order.
-    outbox: VecDeque<(u64, Arc<str>)>,
+    /// Dashboards still to visit in the round going out, in order.
+    round: VecDeque<u64>,
     /// The share being written: its number and when it went out.
     in_flight: Option<(u64, Instant)>,
     shares_sent: u64,
-    /// When the update going out (or the last one) started.
-    fanout_started: Option<Instant>,
 }
 
 impl Feed {
-    /// Nothing of the last update is left to hand out or to be written.
-    fn idle(&self) -> bool {
-        self.outbox.is_empty() && self.in_flight.is_none()
+    fn new(slug: String) -> Self {
+        Feed {
+            slug,
+            subscribers: HashMap::new(),
+            published: VecDeque::new(),
+            messages: HashMap::new(),
+            computed_at: None,
+            compute_took: Duration::ZERO,
+            seq: 0,
+            dirty: true,
+            computing: false,
+            recent_sent_at: None,
+            recent_pending: false,
+            round: VecDeque::new(),
+            in_flight: None,
+            shares_sent: 0,
+        }
+    }
+
+    /// Not while the last computation is running; while a round is going
+    /// out, not before [`COMPUTE_SPACING`] times its duration has passed.
+    fn may_compute(&self) -> bool {
+        let round_going = self.in_flight.is_some() || !self.round.is_empty();
+        !self.computing
+            && !self.subscribers.is_empty()
+            && (!round_going
+                || self
+                    .computed_at
+                    .is_none_or(|t| t.elapsed() >= self.compute_took * COMPUTE_SPACING))
+    }
+
+    fn newest(&self) -> Option<&(u64, Arc<EventStats>)> {
+        self.published.back()
+    }
+
+    fn publish(&mut self, stats: EventStats) {
+        self.seq += 1;
+        self.published.push_back((self.seq, Arc::new(stats)));
+        if self.published.len() > HISTORY {
+            self.published.pop_front();
+        }
+        self.messages.clear();
+    }
+
+    /// What brings a dashboard holding `has` to the newest numbers: an
+    /// update from what it holds, a snapshot when those aren't kept (or
+    /// can't be changed into the newest), or nothing.
+    fn message_for(&mut self, has: Option<u64>) -> Option<Arc<str>> {
+        let (seq, newest) = self.newest()?.clone();
+        if has == Some(seq) {
+            return None;
+        }
+        if let Some(message) = self.messages.get(&has) {
+            return message.clone();
+        }
+        let held = has.and_then(|k| self.published.iter().find(|(seq, _)| *seq == k));
+        let message = match (held, has) {
+            (Some((_, old)), Some(since)) => match protocol::diff(old, &newest) {
+                Diff::Same => None,
+                Diff::Changes(changes) => Some(protocol::update(seq, since, &changes)),
+                Diff::Reset => Some(protocol::snapshot(seq, &newest)),
+            },
+            _ => Some(protocol::snapshot(seq, &newest)),
+        }
+        .map(Arc::<str>::from);
+        self.messages.insert(has, message.clone());
+        message
     }
 }
 
@@ -206,10 +288,9 @@ impl Hub {
         let due: Vec<(i32, String)> = self
             .feeds
             .iter_mut()
-            .filter(|(_, f)| !f.computing && !f.subscribers.is_empty() && f.idle())
+            .filter(|(_, f)| f.may_compute())
             .filter(|(_, f)| {
                 f.dirty
-                    || !f.awaiting.is_empty()
                     || f.computed_at.is_none_or(|t| t.elapsed() >= REFRESH)
                     || (f.recent_pending
                         && f.recent_sent_at.is_none_or(|t| t.elapsed() >= RECENT_EVERY))
@@ -221,6 +302,7 @@ impl Hub {
             })
             .collect();
         for (event_id, slug) in due {
+            let asked = Instant::now();
             let pool = self.pool.clone();
             let work = async move {
                 db::run(&pool, move |conn| {
@@ -230,21 +312,46 @@ impl Hub {
             };
             ctx.spawn(
                 work.into_actor(self)
-                    .map(move |result, hub, ctx| hub.publish(event_id, result, ctx)),
+                    .map(move |result, hub, ctx| hub.publish(event_id, result, asked, ctx)),
             );
         }
     }
 
-    /// Hands the next share of `event_id`'s outbox to its sockets (the
-    /// one in flight, if any, is no longer waited for). A socket whose
-    /// mailbox is full is too slow: it is dropped (and told to reconnect)
-    /// rather than let the hub buffer for it.
+    /// Starts a round over the dashboards not holding the newest numbers,
+    /// unless one is going out (it will get to them, or the next will).
+    fn start_round(&mut self, event_id: i32, ctx: &mut Context<Self>) {
+        let Some(feed) = self.feeds.get_mut(&event_id) else {
+            return;
+        };
+        let Some(&(seq, _)) = feed.newest() else {
+            return;
+        };
+        if feed.in_flight.is_some() || !feed.round.is_empty() {
+            return;
+        }
+        feed.round = feed
+            .subscribers
+            .iter()
+            .filter(|(_, s)| s.has != Some(seq))
+            .map(|(id, _)| *id)
+            .collect();
+        self.send_share(event_id, ctx);
+    }
+
+    /// Hands the next share of the round to its sockets (the one in flight,
+    /// if any, is no longer waited for), each the message from what it
+    /// holds to the newest numbers. A socket whose mailbox is full is too
+    /// slow: it is dropped (and told to reconnect) rather than let the hub
+    /// buffer for it.
     fn send_share(&mut self, event_id: i32, ctx: &mut Context<Self>) {
         let Some(feed) = self.feeds.get_mut(&event_id) else {
             return;
         };
         feed.in_flight = None;
-        if feed.outbox.is_empty() {
+        let Some(&(seq, _)) = feed.newest() else {
+            return;
+        };
+        if feed.round.is_empty() {
             return;
         }
         feed.shares_sent += 1;
@@ -259,9 +366,18 @@ impl Hub {
         // as drained halfway.
         let handing_over = Ticket::new(&share);
         let mut gone = Vec::new();
-        let take = feed.outbox.len().min(SHARE);
-        for (id, text) in feed.outbox.drain(..take) {
-            let Some(subscriber) = feed.subscribers.get(&id) else {
+        let take = feed.round.len().min(SHARE);
+        let visiting: Vec<u64> = feed.round.drain(..take).collect();
+        for id in visiting {
+            let Some(has) = feed.subscribers.get(&id).map(|s| s.has) else {
+                continue;
+            };
+            let message = feed.message_for(has);
+            let Some(subscriber) = feed.subscribers.get_mut(&id) else {
+                continue;
+            };
+            subscriber.has = Some(seq);
+            let Some(text) = message else {
                 continue;
             };
             let push = Push {
@@ -291,12 +407,14 @@ impl Hub {
         &mut self,
         event_id: i32,
         result: Result<EventStats, db::DbError>,
+        asked: Instant,
         ctx: &mut Context<Self>,
     ) {
         let Some(feed) = self.feeds.get_mut(&event_id) else {
             return;
         };
         feed.computing = false;
+        feed.compute_took = asked.elapsed();
         let mut stats = match result {
             Ok(stats) => stats,
             Err(error) => {
@@ -306,11 +424,17 @@ impl Hub {
             }
         };
         feed.computed_at = Some(Instant::now());
-        let mut everyone_needs_snapshot = false;
-        if let Some(old) = feed.last.take() {
-            match protocol::diff(&old, &stats) {
+        match feed.newest().map(|(_, old)| old.clone()) {
+            None => feed.publish(stats),
+            Some(old) => match protocol::diff(&old, &stats) {
                 Diff::Same => {}
-                Diff::Reset => everyone_needs_snapshot = true,
+                Diff::Reset => {
+                    // Nothing held can be changed into these numbers:
+                    // everyone gets a snapshot.
+                    feed.published.clear();
+                    feed.recent_pending = false;
+                    feed.publish(stats);
+                }
                 Diff::Changes(mut changes) => {
                     if changes.touches_recent() {
                         let due = feed
@@ -321,39 +445,17 @@ impl Hub {
                             feed.recent_pending = false;
                         } else {
                             changes.drop_recent();
-                            stats.recent = old.recent;
+                            stats.recent = old.recent.clone();
                             feed.recent_pending = true;
                         }
                     }
                     if !changes.is_empty() {
-                        feed.seq += 1;
-                        let message: Arc<str> = protocol::update(feed.seq, &changes).into();
-                        let waiting = &feed.awaiting;
-                        let chosen = feed.subscribers.keys().filter(|id| !waiting.contains(id));
-                        let outbox = chosen.map(|id| (*id, message.clone())).collect();
-                        feed.outbox = outbox;
+                        feed.publish(stats);
                     }
                 }
-            }
+            },
         }
-        if everyone_needs_snapshot {
-            feed.seq += 1;
-            feed.awaiting = feed.subscribers.keys().copied().collect();
-            feed.recent_pending = false;
-        }
-        // Newcomers get the same numbers as everyone (recent check-ins
-        // included), so the next update applies to them too.
-        if !feed.awaiting.is_empty() {
-            let message: Arc<str> = protocol::snapshot(feed.seq, &stats).into();
-            let waiting = std::mem::take(&mut feed.awaiting);
-            feed.outbox
-                .extend(waiting.into_iter().map(|id| (id, message.clone())));
-        }
-        feed.last = Some(stats);
-        if !feed.outbox.is_empty() {
-            feed.fanout_started = Some(Instant::now());
-            self.send_share(event_id, ctx);
-        }
+        self.start_round(event_id, ctx);
     }
 }
 
@@ -366,17 +468,13 @@ impl Handler<Drained> for Hub {
         if feed.in_flight.map(|(number, _)| number) != Some(msg.share) {
             return; // a share that stalled and was given up on
         }
-        if !feed.outbox.is_empty() {
+        if !feed.round.is_empty() {
             self.send_share(msg.event_id, ctx);
             return;
         }
         feed.in_flight = None;
-        let took_long = feed.fanout_started.is_some_and(|t| t.elapsed() >= TICK);
-        // An update that took longer than a tick to hand out: the next
-        // one (with what came in meanwhile) needn't wait for a tick too.
-        if took_long {
-            self.tick(ctx);
-        }
+        // Those visited before newer numbers came out get them next round.
+        self.start_round(msg.event_id, ctx);
     }
 }
 
@@ -395,22 +493,10 @@ impl Actor for Hub {
 impl Handler<Subscribe> for Hub {
     type Result = ();
     fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
-        let feed = self.feeds.entry(msg.event_id).or_insert_with(|| Feed {
-            slug: msg.slug,
-            subscribers: HashMap::new(),
-            awaiting: HashSet::new(),
-            last: None,
-            computed_at: None,
-            seq: 0,
-            dirty: true,
-            computing: false,
-            recent_sent_at: None,
-            recent_pending: false,
-            outbox: VecDeque::new(),
-            in_flight: None,
-            shares_sent: 0,
-            fanout_started: None,
-        });
+        let feed = self
+            .feeds
+            .entry(msg.event_id)
+            .or_insert_with(|| Feed::new(msg.slug));
         let fresh = feed
             .subscribers
             .insert(
@@ -418,13 +504,15 @@ impl Handler<Subscribe> for Hub {
                 Subscriber {
                     socket: msg.socket,
                     closer: msg.closer,
+                    has: None,
                 },
             )
             .is_none();
         if fresh {
             self.counts.dashboards.fetch_add(1, Ordering::Relaxed);
         }
-        feed.awaiting.insert(msg.id);
+        // A snapshot of the numbers as they are now, not as last computed.
+        feed.dirty = true;
     }
 }
 
@@ -435,7 +523,6 @@ impl Handler<Unsubscribe> for Hub {
             if feed.subscribers.remove(&msg.id).is_some() {
                 self.counts.dashboards.fetch_sub(1, Ordering::Relaxed);
             }
-            feed.awaiting.remove(&msg.id);
             if feed.subscribers.is_empty() && !feed.computing {
                 self.feeds.remove(&msg.event_id);
             }
@@ -447,8 +534,9 @@ impl Handler<Resync> for Hub {
     type Result = ();
     fn handle(&mut self, msg: Resync, _: &mut Context<Self>) {
         if let Some(feed) = self.feeds.get_mut(&msg.event_id) {
-            if feed.subscribers.contains_key(&msg.id) {
-                feed.awaiting.insert(msg.id);
+            if let Some(subscriber) = feed.subscribers.get_mut(&msg.id) {
+                subscriber.has = None;
+                feed.dirty = true;
             }
         }
     }
@@ -507,5 +595,100 @@ impl Handler<WatchStop> for Hub {
         if let Some(last) = self.presence.stop(msg) {
             presence::write(self, ctx, vec![last], true);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::stats::{CountryStats, ModeTotals};
+    use crate::live::protocol::sample_stats;
+
+    fn parse(message: Option<Arc<str>>) -> serde_json::Value {
+        serde_json::from_str(&message.expect("a message")).unwrap()
+    }
+
+    fn one_more_in(stats: &mut EventStats, country: &str) {
+        stats.attended.offline += 1;
+        stats.attended.total += 1;
+        match stats.by_country.iter_mut().find(|c| c.code == country) {
+            Some(c) => c.attended_offline += 1,
+            None => stats.by_country.push(CountryStats {
+                code: country.into(),
+                name: country.into(),
+                registered: 1,
+                attended_offline: 1,
+                attended_online: 0,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_dashboard_behind_gets_one_update_from_what_it_holds() {
+        let mut feed = Feed::new("e".into());
+        let mut stats = sample_stats();
+        feed.publish(stats.clone());
+        one_more_in(&mut stats, "DE");
+        feed.publish(stats.clone());
+        one_more_in(&mut stats, "FR");
+        feed.publish(stats.clone());
+
+        let update = parse(feed.message_for(Some(1)));
+        assert_eq!(update["type"], "update");
+        assert_eq!(
+            (update["seq"].as_u64(), update["since"].as_u64()),
+            (Some(3), Some(1))
+        );
+        assert_eq!(
+            update["attended"]["total"], 2,
+            "both check-ins in one update"
+        );
+        let countries: Vec<_> = update["by_country"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["code"].clone())
+            .collect();
+        assert_eq!(
+            countries,
+            ["DE", "FR"],
+            "every country that changed since seq 1"
+        );
+
+        let one_step = parse(feed.message_for(Some(2)));
+        assert_eq!(one_step["since"], 2);
+        assert_eq!(one_step["by_country"].as_array().unwrap().len(), 1);
+        assert!(feed.message_for(Some(3)).is_none(), "up to date: nothing");
+        assert_eq!(parse(feed.message_for(None))["type"], "snapshot");
+    }
+
+    #[test]
+    fn a_dashboard_further_behind_than_the_history_gets_a_snapshot() {
+        let mut feed = Feed::new("e".into());
+        let mut stats = sample_stats();
+        for _ in 0..=HISTORY {
+            one_more_in(&mut stats, "DE");
+            feed.publish(stats.clone());
+        }
+        let caught_up = parse(feed.message_for(Some(1)));
+        assert_eq!(caught_up["type"], "snapshot");
+        assert_eq!(caught_up["attended"]["total"], HISTORY as i64 + 1);
+        assert_eq!(parse(feed.message_for(Some(2)))["type"], "update");
+    }
+
+    #[test]
+    fn numbers_back_to_what_a_dashboard_holds_send_nothing() {
+        let mut feed = Feed::new("e".into());
+        let before = sample_stats();
+        feed.publish(before.clone());
+        let mut after = before.clone();
+        after.registered = ModeTotals {
+            offline: 3,
+            online: 1,
+            total: 4,
+        };
+        feed.publish(after);
+        feed.publish(before); // a registration cancelled again
+        assert!(feed.message_for(Some(1)).is_none());
     }
 }

@@ -168,52 +168,57 @@ struct Update<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     seq: u64,
+    /// The `seq` of the numbers this update changes.
+    since: u64,
     #[serde(flatten)]
     changes: &'a Changes,
 }
 
-pub fn update(seq: u64, changes: &Changes) -> String {
+pub fn update(seq: u64, since: u64, changes: &Changes) -> String {
     serde_json::to_string(&Update {
         kind: "update",
         seq,
+        since,
         changes,
     })
     .unwrap_or_default()
+}
+
+/// Numbers for tests: three registered from Germany, nobody in yet.
+#[cfg(test)]
+pub(crate) fn sample_stats() -> EventStats {
+    EventStats {
+        event: "e".into(),
+        registered: ModeTotals {
+            offline: 2,
+            online: 1,
+            total: 3,
+        },
+        attended: ModeTotals::default(),
+        no_shows: ModeTotals::default(),
+        cancelled: 0,
+        by_category: vec![],
+        by_country: vec![CountryStats {
+            code: "DE".into(),
+            name: "Germany".into(),
+            registered: 3,
+            attended_offline: 0,
+            attended_online: 0,
+        }],
+        by_session: vec![],
+        arrivals_per_minute: vec![],
+        recent: vec![],
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn stats() -> EventStats {
-        EventStats {
-            event: "e".into(),
-            registered: ModeTotals {
-                offline: 2,
-                online: 1,
-                total: 3,
-            },
-            attended: ModeTotals::default(),
-            no_shows: ModeTotals::default(),
-            cancelled: 0,
-            by_category: vec![],
-            by_country: vec![CountryStats {
-                code: "DE".into(),
-                name: "Germany".into(),
-                registered: 3,
-                attended_offline: 0,
-                attended_online: 0,
-            }],
-            by_session: vec![],
-            arrivals_per_minute: vec![],
-            recent: vec![],
-        }
-    }
-
     #[test]
     fn an_update_carries_only_what_changed() {
-        let old = stats();
-        let mut new = stats();
+        let old = sample_stats();
+        let mut new = sample_stats();
         new.attended = ModeTotals {
             offline: 1,
             online: 0,
@@ -226,9 +231,9 @@ mod tests {
         assert_eq!(changes.registered, None);
         assert_eq!(changes.attended.as_ref().unwrap().offline, 1);
         assert_eq!(changes.by_country.len(), 1);
-        let json = update(7, &changes);
+        let json = update(7, 6, &changes);
         assert!(
-            json.starts_with(r#"{"type":"update","seq":7,"attended""#),
+            json.starts_with(r#"{"type":"update","seq":7,"since":6,"attended""#),
             "{json}"
         );
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -237,10 +242,10 @@ mod tests {
 
     #[test]
     fn equal_numbers_send_nothing_and_lost_keys_reset() {
-        assert!(matches!(diff(&stats(), &stats()), Diff::Same));
-        let mut new = stats();
+        assert!(matches!(diff(&sample_stats(), &sample_stats()), Diff::Same));
+        let mut new = sample_stats();
         new.by_country.clear();
-        assert!(matches!(diff(&stats(), &new), Diff::Reset));
+        assert!(matches!(diff(&sample_stats(), &new), Diff::Reset));
     }
 
     fn minute(m: i64, count: i64) -> MinuteCount {
@@ -271,9 +276,9 @@ mod tests {
 
     #[test]
     fn an_update_carries_the_minutes_that_changed_not_the_hour() {
-        let mut old = stats();
+        let mut old = sample_stats();
         old.arrivals_per_minute = (0..60).map(|m| minute(m, 1)).collect();
-        let mut new = stats();
+        let mut new = sample_stats();
         new.arrivals_per_minute = (1..60).map(|m| minute(m, 1)).collect();
         new.arrivals_per_minute[58].count = 5;
         new.arrivals_per_minute.push(minute(60, 0));
@@ -287,7 +292,7 @@ mod tests {
     #[test]
     fn new_check_ins_are_added_in_front_and_an_undo_sends_the_list() {
         let names = |names: &[&str]| names.iter().map(|n| checkin(n)).collect::<Vec<_>>();
-        let (mut old, mut new) = (stats(), stats());
+        let (mut old, mut new) = (sample_stats(), sample_stats());
         old.recent = names(&["b", "a"]);
         new.recent = names(&["d", "c", "b", "a"]);
         let added = changes(&old, &new);
@@ -317,7 +322,7 @@ mod tests {
 
     #[test]
     fn a_snapshot_is_typed_and_numbered() {
-        let json = snapshot(3, &stats());
+        let json = snapshot(3, &sample_stats());
         assert!(
             json.starts_with(r#"{"type":"snapshot","seq":3,"event":"e""#),
             "{json}"
