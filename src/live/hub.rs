@@ -211,6 +211,7 @@ impl Feed {
         self.published.back()
     }
 
+    /// Makes `stats` the newest numbers, under the next `seq`.
     fn publish(&mut self, stats: EventStats) {
         self.seq += 1;
         self.published.push_back((self.seq, Arc::new(stats)));
@@ -312,7 +313,7 @@ impl Hub {
             };
             ctx.spawn(
                 work.into_actor(self)
-                    .map(move |result, hub, ctx| hub.publish(event_id, result, asked, ctx)),
+                    .map(move |result, hub, ctx| hub.computed(event_id, result, asked, ctx)),
             );
         }
     }
@@ -403,7 +404,9 @@ impl Hub {
         drop(handing_over);
     }
 
-    fn publish(
+    /// An event's numbers came back: published if they changed, and a
+    /// round started to hand them out.
+    fn computed(
         &mut self,
         event_id: i32,
         result: Result<EventStats, db::DbError>,
