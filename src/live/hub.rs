@@ -418,6 +418,11 @@ impl Hub {
         };
         feed.computing = false;
         feed.compute_took = asked.elapsed();
+        if feed.subscribers.is_empty() {
+            // The last dashboard left while this was computed.
+            self.feeds.remove(&event_id);
+            return;
+        }
         let mut stats = match result {
             Ok(stats) => stats,
             Err(error) => {
