@@ -1,7 +1,7 @@
 // Live dashboard: a snapshot, then updates merged by key; an update for
 // numbers other than ours (`since`) or a lost connection brings a fresh
-// snapshot. Everything is drawn with
-// textContent and SVG attributes (no HTML from data, no inline styles).
+// snapshot. Everything is drawn with textContent and SVG attributes (no
+// HTML from data, no inline styles).
 (function () {
   "use strict";
   var root = document.getElementById("live");

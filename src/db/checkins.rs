@@ -206,9 +206,8 @@ pub fn record_batch(
     if requests.is_empty() {
         return Ok(Vec::new());
     }
-    super::keyed_write_transaction(conn, |conn| {
-        let mut batch = BatchState::load(conn, requests)?;
-        super::plan_writes_from_cache(conn)?;
+    let load = |conn: &mut DbConnection| BatchState::load(conn, requests);
+    super::keyed_write_transaction(conn, load, |conn, mut batch| {
         let mut answers: Vec<CheckinAnswer> = Vec::with_capacity(requests.len());
         for (index, req) in requests.iter().enumerate() {
             if let Some(stored) = batch.replay(req) {

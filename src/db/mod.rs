@@ -214,30 +214,30 @@ where
 /// 0.03 ms), or the log's (event_id, at) index filtered for the batch's
 /// scan ids (13 ms a batch at 30,000 log rows instead of 0.1 ms; door rush
 /// 1,750 → 3,000 check-ins/s). Planning afresh costs far less than that,
-/// but only for the batch's own reads: call [`plan_writes_from_cache`] once
-/// they are done.
-pub fn keyed_write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+/// but only for the batch's opening reads (`read`): before `write` the
+/// statements go back to cached plans. Every inserted row makes PostgreSQL
+/// run foreign-key checks and trigger statements, cached plans of their
+/// own, and planning each of them afresh took 44 % of a check-in writer
+/// backend's CPU (`perf`, door rush).
+pub fn keyed_write_transaction<R, T, E>(
+    conn: &mut DbConnection,
+    read: impl FnOnce(&mut DbConnection) -> Result<R, E>,
+    write: impl FnOnce(&mut DbConnection, R) -> Result<T, E>,
+) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
     begin_write(
         conn,
         "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_custom_plan",
-        work,
+        |conn| {
+            let found = read(conn)?;
+            if let DbConnection::Postgresql(pg) = conn {
+                pg.batch_execute("SET LOCAL plan_cache_mode = DEFAULT")?;
+            }
+            write(conn, found)
+        },
     )
-}
-
-/// Inside a [`keyed_write_transaction`], once the batch's reads are done:
-/// on PostgreSQL the statements after this use cached plans again. Every
-/// inserted row makes PostgreSQL run foreign-key checks and trigger
-/// statements, cached plans of their own, and planning each of them afresh
-/// took 44 % of a check-in writer backend's CPU (`perf`, door rush).
-pub fn plan_writes_from_cache(conn: &mut DbConnection) -> diesel::QueryResult<()> {
-    if let DbConnection::Postgresql(pg) = conn {
-        pg.batch_execute("SET LOCAL plan_cache_mode = DEFAULT")?;
-    }
-    Ok(())
 }
 
 fn begin_write<T, E, F>(conn: &mut DbConnection, postgres_begin: &str, work: F) -> Result<T, E>

@@ -149,13 +149,12 @@ pub fn record_joins(
     conn: &mut DbConnection,
     asks: &[JoinAsk],
 ) -> Result<Vec<Option<JoinOutcome>>, DbError> {
-    super::keyed_write_transaction(conn, |conn| {
-        let pairs: Vec<(&str, &str)> = asks
-            .iter()
-            .map(|ask| (ask.token.as_str(), ask.slug.as_str()))
-            .collect();
-        let found = join_contexts(conn, &pairs)?;
-        super::plan_writes_from_cache(conn)?;
+    let pairs: Vec<(&str, &str)> = asks
+        .iter()
+        .map(|ask| (ask.token.as_str(), ask.slug.as_str()))
+        .collect();
+    let find = |conn: &mut DbConnection| join_contexts(conn, &pairs);
+    super::keyed_write_transaction(conn, find, |conn, found| {
         let mut outcomes: Vec<Option<JoinOutcome>> = asks
             .iter()
             .map(|ask| {

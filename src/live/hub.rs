@@ -122,7 +122,8 @@ pub struct Unsubscribe {
     pub id: u64,
 }
 
-/// A client saw a gap in `seq`: it gets a fresh snapshot.
+/// A client got an update for numbers other than those it holds (or lost
+/// track): it gets a fresh snapshot.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Resync {
@@ -198,13 +199,17 @@ impl Feed {
     /// Not while the last computation is running; while a round is going
     /// out, not before [`COMPUTE_SPACING`] times its duration has passed.
     fn may_compute(&self) -> bool {
-        let round_going = self.in_flight.is_some() || !self.round.is_empty();
         !self.computing
             && !self.subscribers.is_empty()
-            && (!round_going
+            && (!self.round_going()
                 || self
                     .computed_at
                     .is_none_or(|t| t.elapsed() >= self.compute_took * COMPUTE_SPACING))
+    }
+
+    /// A share is being written, or more of the round is still to go.
+    fn round_going(&self) -> bool {
+        self.in_flight.is_some() || !self.round.is_empty()
     }
 
     fn newest(&self) -> Option<&(u64, Arc<EventStats>)> {
@@ -327,7 +332,7 @@ impl Hub {
         let Some(&(seq, _)) = feed.newest() else {
             return;
         };
-        if feed.in_flight.is_some() || !feed.round.is_empty() {
+        if feed.round_going() {
             return;
         }
         feed.round = feed
