@@ -52,11 +52,17 @@
     }).finally(function () { clearTimeout(timer); });
   }
 
-  // scan ids work outside secure contexts too (no crypto.randomUUID on plain http).
+  // A scan id is a UUID version 7: the time in milliseconds, then 74 random
+  // bits. Ids that start with the time land at one end of the server's log
+  // index instead of on a page at random, which on SQLite's one writer is
+  // what a check-in costs (BENCHMARKS.md, history 21). Built by hand so it
+  // works outside secure contexts too (no crypto.randomUUID on plain http).
   function newScanId() {
     var b = new Uint8Array(16);
     crypto.getRandomValues(b);
-    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+    var ms = Date.now();
+    for (var i = 5; i >= 0; i--) { b[i] = ms % 256; ms = Math.floor(ms / 256); }
+    b[6] = (b[6] & 0x0f) | 0x70; b[8] = (b[8] & 0x3f) | 0x80;
     var hex = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
     return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" + hex.slice(16, 20) + "-" + hex.slice(20);
   }

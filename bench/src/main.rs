@@ -322,7 +322,8 @@ async fn run_backend(
                 body: Some(Bytes::from(format!(
                     r#"{{"code":"{}","session":"s0","door":"North","scan_id":"{}"}}"#,
                     codes[n as usize % codes.len()],
-                    uuid::Uuid::new_v4()
+                    // Time-ordered, as the scan page makes them.
+                    uuid::Uuid::now_v7()
                 ))),
             })
         };
