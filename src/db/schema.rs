@@ -79,7 +79,6 @@ diesel::table! {
         created_at -> BigInt,
         cancelled_at -> Nullable<BigInt>,
         anonymised_at -> Nullable<BigInt>,
-        attended -> Integer,
     }
 }
 

@@ -8,10 +8,12 @@
 //! once the session's minimum minutes have been watched (0: at once).
 //!
 //! The rules live in the database: triggers (migration `tallies`) keep each
-//! record's `counted` flag and each person's `attended` (-1 none, 0 online
-//! only, 1 in person) true as rows are written, so the aggregates here read
-//! covering indexes instead of joining every record to its session and
-//! watched time.
+//! record's `counted` flag true as rows are written, and what each person
+//! attended (-1 none, 0 online only, 1 in person): a flag per person on
+//! PostgreSQL, counters per group of people on SQLite (migration
+//! `participant_grid`). So the aggregates here read covering indexes and
+//! small tables instead of joining every record to its session and watched
+//! time.
 
 use super::schema::{agenda_sessions, attendance, participants};
 use super::{DbConnection, DbError};
@@ -113,37 +115,58 @@ pub struct EventStats {
     pub recent: Vec<RecentCheckin>,
 }
 
-/// One row of the participants grid: how many people of a country, mode
-/// and status, attending in person (1), only online (0) or not at all (-1).
-#[derive(QueryableByName)]
-struct GridRow {
+/// One row of the participants grid: how many people of a country, mode,
+/// category and status, attending in person (1), only online (0) or not at
+/// all (-1).
+#[derive(QueryableByName, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GridRow {
     #[diesel(sql_type = Text)]
-    country: String,
+    pub country: String,
     #[diesel(sql_type = Text)]
-    mode: String,
+    pub mode: String,
     #[diesel(sql_type = Text)]
-    category: String,
+    pub category: String,
     #[diesel(sql_type = Text)]
-    status: String,
+    pub status: String,
     #[diesel(sql_type = Integer)]
-    attended: i32,
+    pub attended: i32,
     #[diesel(sql_type = BigInt)]
-    n: i64,
+    pub n: i64,
 }
 
 // In the statements below only integers are formatted into the SQL (diesel
 // can't group by an expression): no text from outside reaches it.
 
-fn participant_grid(conn: &mut DbConnection, event_id: i32) -> Result<Vec<GridRow>, DbError> {
-    Ok(diesel::sql_query(participant_grid_sql(event_id)).load(conn)?)
+/// The grid of an event, cells with nobody left out.
+pub fn participant_grid(conn: &mut DbConnection, event_id: i32) -> Result<Vec<GridRow>, DbError> {
+    let sql = participant_grid_sql(conn, event_id);
+    Ok(diesel::sql_query(sql).load(conn)?)
 }
 
-fn participant_grid_sql(event_id: i32) -> String {
-    format!(
-        "SELECT country, mode, category, status, attended, COUNT(*) AS n \
-         FROM participants WHERE event_id = {event_id} \
-         GROUP BY status, country, mode, category, attended"
-    )
+/// People per status, country, mode, category and what they attended.
+/// PostgreSQL groups each person's `attended` flag; SQLite reads the
+/// counters its triggers keep (migration `participant_grid`: a flag per
+/// person made every first scan rewrite the person's row).
+fn participant_grid_sql(conn: &DbConnection, event_id: i32) -> String {
+    match conn {
+        DbConnection::Postgresql(_) => format!(
+            "SELECT country, mode, category, status, attended, COUNT(*) AS n \
+             FROM participants WHERE event_id = {event_id} \
+             GROUP BY status, country, mode, category, attended"
+        ),
+        DbConnection::Sqlite(_) => format!(
+            "SELECT country, mode, category, status, attended, n FROM ( \
+               SELECT country, mode, category, status, 1 AS attended, in_person AS n \
+               FROM participant_grid WHERE event_id = {event_id} \
+               UNION ALL \
+               SELECT country, mode, category, status, 0, attended - in_person \
+               FROM participant_grid WHERE event_id = {event_id} \
+               UNION ALL \
+               SELECT country, mode, category, status, -1, people - attended \
+               FROM participant_grid WHERE event_id = {event_id}) \
+             WHERE n > 0"
+        ),
+    }
 }
 
 pub fn event_stats(
@@ -466,7 +489,7 @@ pub fn explain_event_stats(
     now_ms: i64,
 ) -> Result<String, DbError> {
     let statements = [
-        ("participant grid", participant_grid_sql(event_id)),
+        ("participant grid", participant_grid_sql(conn, event_id)),
         ("session counts", session_counts_sql(event_id)),
         ("watching", watch_sql(event_id, now_ms)),
         ("arrivals per minute", arrivals_sql(event_id, now_ms)),

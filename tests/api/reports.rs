@@ -221,3 +221,169 @@ async fn the_report_page_opens_with_an_organiser_token_and_no_other() {
     let response = page("rc_not-a-real-token".into()).await.unwrap();
     assert_eq!(response.status().as_u16(), 403);
 }
+
+/// The report's participant grid (counters kept by triggers on SQLite, a
+/// flag per person on PostgreSQL) against a recount from the records
+/// themselves, after each kind of write that can change it; `attended` is
+/// what the grid then says, as (in person, online only, not at all).
+async fn grid_agrees(app: &TestApp, step: &str, attended: (i64, i64, i64)) {
+    use diesel::prelude::*;
+    use rollcall::db::schema::events;
+    use rollcall::db::stats::{participant_grid, GridRow};
+    let (mut grid, mut recount) = app
+        .db(|conn| {
+            let event_id: i32 = events::table
+                .filter(events::slug.eq(EVENT))
+                .select(events::id)
+                .first(conn)?;
+            let grid = participant_grid(conn, event_id)?;
+            let recount: Vec<GridRow> = diesel::sql_query(format!(
+                "SELECT country, mode, category, status, attended, COUNT(*) AS n FROM ( \
+                   SELECT p.country, p.mode, p.category, p.status, \
+                     COALESCE((SELECT MAX(CASE WHEN a.mode = 'offline' THEN 1 ELSE 0 END) \
+                               FROM attendance a \
+                               WHERE a.participant_id = p.id AND a.counted), -1) AS attended \
+                   FROM participants p WHERE p.event_id = {event_id}) people \
+                 GROUP BY country, mode, category, status, attended"
+            ))
+            .load(conn)?;
+            Ok((grid, recount))
+        })
+        .await;
+    grid.sort();
+    recount.sort();
+    assert_eq!(grid, recount, "after {step}");
+    let total = |value: i32| {
+        grid.iter()
+            .filter(|r| r.attended == value)
+            .map(|r| r.n)
+            .sum()
+    };
+    assert_eq!((total(1), total(0), total(-1)), attended, "after {step}");
+}
+
+async fn run_sql(app: &TestApp, sql: &str) {
+    let sql = sql.to_string();
+    app.db(move |conn| {
+        use diesel::RunQueryDsl;
+        Ok(diesel::sql_query(sql).execute(conn)?)
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn the_participant_grid_agrees_with_a_recount_through_every_kind_of_change() {
+    let app = TestApp::spawn().await;
+    app.open_all_doors().await;
+    app.lift_capacities().await;
+    // The webinar's stream opens with the keynote's, so both can be joined now.
+    run_sql(
+        &app,
+        "UPDATE agenda_sessions SET starts_at = k.starts_at, ends_at = k.ends_at \
+         FROM (SELECT starts_at, ends_at FROM agenda_sessions WHERE slug = 'keynote') k \
+         WHERE slug = 'webinar'",
+    )
+    .await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    let modes = ["offline", "offline", "online", "online", "offline"];
+    let mut people = Vec::new();
+    for (i, mode) in modes.iter().enumerate() {
+        let email = format!("g{i}@example.org");
+        let page = app.register_ok(&email, mode, &["keynote", "webinar"]).await;
+        let code = app.code_of(&email).await;
+        let id = app.participant_id(&code).await.unwrap();
+        people.push((code, page, id));
+    }
+    grid_agrees(&app, "registering", (0, 0, 5)).await;
+
+    let scan = |who: usize, session: Option<&str>| {
+        let mut body = json!({"code": people[who].0, "door": "North"});
+        if let Some(session) = session {
+            body["session"] = json!(session);
+        }
+        let door = door.clone();
+        let app = &app;
+        async move {
+            let (status, answer) = app.scan(&door, body).await;
+            assert_eq!(
+                (status, answer["status"].as_str()),
+                (200, Some("accepted")),
+                "{answer}"
+            );
+        }
+    };
+    scan(0, Some("keynote")).await;
+    scan(0, Some("webinar")).await;
+    grid_agrees(&app, "two scans of one person", (1, 0, 4)).await;
+
+    app.get(&format!("{}/join/keynote", people[2].1)).await;
+    grid_agrees(&app, "an online join", (1, 1, 3)).await;
+
+    run_sql(
+        &app,
+        "UPDATE agenda_sessions SET online_min_minutes = 10 WHERE slug = 'webinar'",
+    )
+    .await;
+    app.get(&format!("{}/join/webinar", people[3].1)).await;
+    grid_agrees(&app, "a join short of the minimum", (1, 1, 3)).await;
+    let g3 = people[3].2;
+    run_sql(
+        &app,
+        &format!(
+        "INSERT INTO watching (participant_id, session_id, event_id, seconds_watched, last_seen) \
+         SELECT {g3}, id, event_id, 700, 0 FROM agenda_sessions WHERE slug = 'webinar'"
+    ),
+    )
+    .await;
+    grid_agrees(&app, "enough minutes watched", (1, 2, 2)).await;
+    run_sql(
+        &app,
+        "UPDATE agenda_sessions SET online_min_minutes = 20 WHERE slug = 'webinar'",
+    )
+    .await;
+    grid_agrees(&app, "the minimum raised", (1, 1, 3)).await;
+
+    scan(2, Some("keynote")).await;
+    grid_agrees(&app, "an online record turned in person", (2, 0, 3)).await;
+
+    let g0 = people[0].2;
+    run_sql(&app, &format!(
+        "UPDATE participants SET country = 'FR', mode = 'online', category = 'speaker' WHERE id = {g0}"
+    ))
+    .await;
+    grid_agrees(&app, "an attended person edited", (2, 0, 3)).await;
+    run_sql(
+        &app,
+        &format!(
+            "DELETE FROM attendance WHERE participant_id = {g0} AND session_id = \
+         (SELECT id FROM agenda_sessions WHERE slug = 'keynote')"
+        ),
+    )
+    .await;
+    grid_agrees(&app, "one of two records undone", (2, 0, 3)).await;
+    run_sql(
+        &app,
+        &format!("DELETE FROM attendance WHERE participant_id = {g0}"),
+    )
+    .await;
+    grid_agrees(&app, "the last record undone", (1, 0, 4)).await;
+
+    scan(1, None).await;
+    let (_, page, _) = &people[1];
+    let token = app.csrf_token(&format!("{page}/cancel")).await;
+    app.post_form(&format!("{page}/cancel"), &[("csrf_token", token.as_str())])
+        .await;
+    grid_agrees(&app, "an attended person cancelled", (2, 0, 3)).await;
+
+    run_sql(
+        &app,
+        "UPDATE agenda_sessions SET online_min_minutes = 0 WHERE slug = 'webinar'",
+    )
+    .await;
+    grid_agrees(&app, "the minimum lowered", (2, 1, 2)).await;
+    run_sql(&app, "DELETE FROM agenda_sessions WHERE slug = 'webinar'").await;
+    grid_agrees(&app, "a session deleted", (2, 0, 3)).await;
+    let g2 = people[2].2;
+    run_sql(&app, &format!("DELETE FROM participants WHERE id = {g2}")).await;
+    grid_agrees(&app, "an attended person deleted", (1, 0, 3)).await;
+}
