@@ -90,6 +90,27 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .route("/healthz", web::get().to(health::healthz))
                 .route("/readyz", web::get().to(health::readyz))
                 .route("/metrics", web::get().to(metrics::show))
+                // First after the probes: routes are tried in order, each
+                // pattern a regex, and the door's scans are the busiest path.
+                .service(
+                    web::scope("/api/v1/events/{event}")
+                        .route("/checkins", web::post().to(api::checkins::create))
+                        .route("/checkins/undo", web::post().to(api::checkins::undo))
+                        .route("/door", web::get().to(api::checkins::setup))
+                        .route("/participants", web::get().to(api::checkins::search))
+                        .route("/stats", web::get().to(live::stats))
+                        .route("/live/ticket", web::post().to(live::ticket))
+                        .route(
+                            "/participants.csv",
+                            web::get().to(api::exports::participants_csv),
+                        )
+                        .route(
+                            "/attendance.csv",
+                            web::get().to(api::exports::attendance_csv),
+                        )
+                        .route("/countries.csv", web::get().to(api::exports::countries_csv))
+                        .route("/sessions.csv", web::get().to(api::exports::sessions_csv)),
+                )
                 .route("/static/{path:.*}", web::get().to(static_files::serve))
                 .route("/", web::get().to(pages::index))
                 .route("/events/{slug}", web::get().to(registration::show))
@@ -186,25 +207,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .route("/login", web::get().to(auth::login_page))
                 .route("/login", web::post().to(auth::login))
                 .route("/logout", web::post().to(auth::logout))
-                .service(
-                    web::scope("/api/v1/events/{event}")
-                        .route("/checkins", web::post().to(api::checkins::create))
-                        .route("/checkins/undo", web::post().to(api::checkins::undo))
-                        .route("/door", web::get().to(api::checkins::setup))
-                        .route("/participants", web::get().to(api::checkins::search))
-                        .route("/stats", web::get().to(live::stats))
-                        .route("/live/ticket", web::post().to(live::ticket))
-                        .route(
-                            "/participants.csv",
-                            web::get().to(api::exports::participants_csv),
-                        )
-                        .route(
-                            "/attendance.csv",
-                            web::get().to(api::exports::attendance_csv),
-                        )
-                        .route("/countries.csv", web::get().to(api::exports::countries_csv))
-                        .route("/sessions.csv", web::get().to(api::exports::sessions_csv)),
-                )
                 .default_service(web::to(pages::not_found)),
         );
 }
