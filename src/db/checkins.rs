@@ -83,23 +83,19 @@ pub fn record_scans(
     scans: &[ScanRequest],
 ) -> Result<Vec<ScanOutcome>, DbError> {
     let now = scans.iter().map(|s| s.now).max().unwrap_or_default();
-    let hashes: Vec<&str> = scans
-        .iter()
-        .filter_map(|s| match &s.who {
-            Who::Device { token_hash } => Some(token_hash.as_str()),
-            Who::Staff(_) => None,
-        })
-        .collect();
+    // A batch from one door names the same token, event and session in
+    // every scan: each is looked up once, with a short IN list.
+    let hashes = distinct(scans.iter().filter_map(|s| match &s.who {
+        Who::Device { token_hash } => Some(token_hash.as_str()),
+        Who::Staff(_) => None,
+    }));
     let tokens = super::tokens::authenticate_many(conn, &hashes, now)?;
-    let slugs: Vec<&str> = scans.iter().map(|s| s.event_slug.as_str()).collect();
+    let slugs = distinct(scans.iter().map(|s| s.event_slug.as_str()));
     let events: Vec<Event> = super::schema::events::table
         .filter(super::schema::events::slug.eq_any(&slugs))
         .select(Event::as_select())
         .load(conn)?;
-    let session_slugs: Vec<&str> = scans
-        .iter()
-        .filter_map(|s| s.session_slug.as_deref())
-        .collect();
+    let session_slugs = distinct(scans.iter().filter_map(|s| s.session_slug.as_deref()));
     let sessions: Vec<AgendaSession> = if session_slugs.is_empty() {
         Vec::new()
     } else {
@@ -186,6 +182,14 @@ pub fn record_scans(
                 .unwrap_or_else(|| Err(DbError::Corrupt("a scan lost its answer".into()))),
         })
         .collect()
+}
+
+/// The names once each, sorted.
+fn distinct<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut names: Vec<&str> = names.collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 /// Decides and records a batch of scans in one transaction, in order, as if
