@@ -298,6 +298,98 @@ pub fn now_ms() -> i64 {
 mod tests {
     use super::DatabaseUrl;
 
+    /// A SQLite database written before the participant grid (people who
+    /// attended in person, online, online short of the minimum, not at
+    /// all, cancelled, in two events) keeps every count through the
+    /// upgrade, and the grid keeps counting after it.
+    #[test]
+    fn upgrading_sqlite_to_the_participant_grid_keeps_every_count() {
+        use diesel::connection::SimpleConnection;
+        use diesel::prelude::*;
+        use diesel_migrations::MigrationHarness;
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        conn.batch_execute("PRAGMA foreign_keys = ON").unwrap();
+        while !conn.pending_migrations(super::SQLITE_MIGRATIONS).unwrap()[0]
+            .name()
+            .to_string()
+            .contains("participant_grid")
+        {
+            conn.run_next_migration(super::SQLITE_MIGRATIONS).unwrap();
+        }
+        conn.batch_execute(
+            "INSERT INTO events (id, slug, title, timezone, starts_at, ends_at, created_at) \
+             VALUES (1, 'forum', 'Forum', 'UTC', 0, 100, 0), (2, 'other', 'Other', 'UTC', 0, 100, 0); \
+             INSERT INTO agenda_sessions (id, event_id, slug, title, starts_at, ends_at, format, online_min_minutes) \
+             VALUES (1, 1, 'talk', 'Talk', 0, 50, 'hybrid', 0), (2, 1, 'stream', 'Stream', 50, 100, 'online', 10), \
+                    (3, 2, 'talk', 'Talk', 0, 50, 'hybrid', 0);
+             INSERT INTO participants (id, event_id, full_name, email, affiliation, country, mode, \
+                                       category, status, checkin_code, page_token, created_at) VALUES \
+             (1, 1, 'A', 'a@x', '', 'DE', 'offline', 'delegate', 'registered', 'c1', 't1', 0), \
+             (2, 1, 'B', 'b@x', '', 'DE', 'online', 'delegate', 'registered', 'c2', 't2', 0), \
+             (3, 1, 'C', 'c@x', '', 'FR', 'online', 'speaker', 'registered', 'c3', 't3', 0), \
+             (4, 1, 'D', 'd@x', '', 'FR', 'offline', 'delegate', 'cancelled', 'c4', 't4', 0), \
+             (5, 1, 'E', 'e@x', '', 'DE', 'offline', 'delegate', 'registered', 'c5', 't5', 0), \
+             (6, 2, 'F', 'f@x', '', 'DE', 'offline', 'delegate', 'registered', 'c6', 't6', 0); \
+             INSERT INTO attendance (event_id, participant_id, session_id, mode, source, recorded_at) VALUES \
+             (1, 1, 1, 'offline', 'door_scan', 1), (1, 1, NULL, 'offline', 'door_scan', 1), \
+             (1, 2, 1, 'online', 'join_link', 1), (1, 3, 2, 'online', 'join_link', 60), \
+             (1, 4, 1, 'offline', 'door_scan', 1), (2, 6, 3, 'offline', 'door_scan', 1);",
+        )
+        .unwrap();
+        #[derive(QueryableByName, Debug, PartialEq)]
+        struct Cell {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            event_id: i32,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            cell: String,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            people: i64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            attended: i64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            in_person: i64,
+        }
+        let recount =
+            "SELECT event_id, status || ' ' || country || ' ' || mode || ' ' || category AS cell, \
+               COUNT(*) AS people, SUM(att >= 0) AS attended, SUM(att = 1) AS in_person FROM ( \
+                 SELECT p.*, COALESCE((SELECT MAX(a.mode = 'offline') FROM attendance a \
+                                       WHERE a.participant_id = p.id AND a.counted), -1) AS att \
+                 FROM participants p) \
+             GROUP BY event_id, cell ORDER BY event_id, cell";
+        let grid =
+            "SELECT event_id, status || ' ' || country || ' ' || mode || ' ' || category AS cell, \
+               people, attended, in_person FROM participant_grid \
+             WHERE people > 0 ORDER BY event_id, cell";
+        let before: Vec<Cell> = diesel::sql_query(recount).load(&mut conn).unwrap();
+        // Person 3 watched too little: joined, not attended.
+        assert!(before.contains(&Cell {
+            event_id: 1,
+            cell: "registered FR online speaker".into(),
+            people: 1,
+            attended: 0,
+            in_person: 0,
+        }));
+
+        conn.run_pending_migrations(super::SQLITE_MIGRATIONS)
+            .unwrap();
+        let upgraded: Vec<Cell> = diesel::sql_query(grid).load(&mut conn).unwrap();
+        assert_eq!(upgraded, before);
+
+        conn.batch_execute(
+            "INSERT INTO attendance (event_id, participant_id, session_id, mode, source, recorded_at) \
+             VALUES (1, 5, 1, 'offline', 'door_scan', 2); \
+             INSERT INTO watching (participant_id, session_id, event_id, seconds_watched, last_seen) \
+             VALUES (3, 2, 1, 900, 90);",
+        )
+        .unwrap();
+        let after: Vec<Cell> = diesel::sql_query(grid).load(&mut conn).unwrap();
+        assert_eq!(
+            after,
+            diesel::sql_query(recount).load::<Cell>(&mut conn).unwrap()
+        );
+        assert_ne!(after, before, "the scan and the minutes watched count");
+    }
+
     #[test]
     fn database_urls_pick_the_backend() {
         assert_eq!(
