@@ -78,10 +78,12 @@ impl Application {
             live,
             checkins,
             joins,
-            tickets: TicketKey::new(&ticket_secret),
+            tickets: TicketKey::new(&ticket_secret)
+                .map_err(|e| anyhow::anyhow!("the stored ticket key is unusable: {e}"))?,
             pool,
             mailer,
-            csrf: CsrfKey::new(&secret, secure_cookies),
+            csrf: CsrfKey::new(&secret, secure_cookies)
+                .map_err(|e| anyhow::anyhow!("the stored CSRF key is unusable: {e}"))?,
             // Five wrong passwords per account, or twenty per address, in 15 minutes.
             login_throttle: LoginThrottle::new(Duration::from_secs(15 * 60), 5, 20),
             base_url: base_url.clone(),

@@ -14,7 +14,8 @@ const COOKIE_NAME: &str = "rollcall_csrf";
 pub const FIELD_NAME: &str = "csrf_token";
 
 pub struct CsrfKey {
-    key: Vec<u8>,
+    /// Keyed once at start-up; each token clones it.
+    keyed: Hmac<Sha256>,
     secure_cookie: bool,
 }
 
@@ -31,17 +32,15 @@ impl CsrfToken {
 }
 
 impl CsrfKey {
-    pub fn new(secret: &[u8], secure_cookie: bool) -> Self {
-        Self {
-            key: secret.to_vec(),
+    pub fn new(secret: &[u8], secure_cookie: bool) -> Result<Self, hmac::digest::InvalidLength> {
+        Ok(Self {
+            keyed: <Hmac<Sha256> as Mac>::new_from_slice(secret)?,
             secure_cookie,
-        }
+        })
     }
 
     fn mac(&self, nonce: &str) -> Hmac<Sha256> {
-        // HMAC accepts keys of any length.
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length"); // ok: infallible for HMAC
+        let mut mac = self.keyed.clone();
         mac.update(b"rollcall-csrf:");
         mac.update(nonce.as_bytes());
         mac
