@@ -103,20 +103,32 @@
     });
   }
 
+  // Keeps what the form shows: sessions can arrive while someone is
+  // filling it in (a token just pasted), and must not undo their choices.
   function fillSessionSelect(data) {
     var select = $("session-select");
+    var chosen = setup ? setup.session || "" : select.value;
+    var door = setup ? setup.door : $("door-input").value;
     select.innerHTML = "";
     if (data.event_entry) select.appendChild(new Option("Event entry (arrival at the venue)", ""));
     data.sessions.forEach(function (s) {
       select.appendChild(new Option(s.title + " — " + s.time + (s.open_now ? "" : " (doors closed now)"), s.slug));
     });
-    if (setup) select.value = setup.session || "";
-    $("door-input").value = setup ? setup.door : "";
+    select.value = chosen;
+    if (select.selectedIndex < 0) select.selectedIndex = 0;
+    $("door-input").value = door;
     describeWhere();
     if (!setup) showSetup();
   }
 
   $("change").addEventListener("click", function () { showSetup(); });
+  // A pasted token loads its sessions at once, so they can be chosen
+  // before "Start scanning".
+  $("token-input").addEventListener("change", function () {
+    if (!$("token-input").value.trim()) return;
+    localStorage.setItem("rollcall:token:" + EVENT, $("token-input").value.trim());
+    loadSessions();
+  });
   $("setup-done").addEventListener("click", function () {
     if (AUTH === "token" && $("token-input").value.trim()) {
       localStorage.setItem("rollcall:token:" + EVENT, $("token-input").value.trim());

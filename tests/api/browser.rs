@@ -655,6 +655,60 @@ async fn a_door_device_set_up_from_its_link_scans_with_its_token() {
 }
 
 #[actix_web::test]
+async fn a_pasted_token_offers_its_sessions_and_keeps_the_door_typed() {
+    let app = TestApp::spawn().await;
+    app.register_ok("ada@example.org", "offline", &["keynote"])
+        .await;
+    let code = app.code_of("ada@example.org").await;
+    let token = app.create_token(EVENT, "door", &[]).await;
+    let Some(browser) = browser(PHONE).await else {
+        return;
+    };
+    let b = &browser;
+    b.client
+        .goto(&app.url(&format!("/scan/{EVENT}/device")))
+        .await
+        .unwrap();
+    b.client
+        .wait()
+        .for_element(Locator::Css("#setup:not([hidden])"))
+        .await
+        .unwrap();
+    b.type_into("#token-input", &token).await;
+    // Leaving the field loads the token's sessions while the form is open.
+    b.type_into("#door-input", "Side door").await;
+    b.client
+        .wait()
+        .for_element(Locator::Css("#session-select option[value='keynote']"))
+        .await
+        .unwrap();
+    b.select("#session-select", "keynote").await;
+    b.click("#setup-done").await;
+    let where_ = wait_for_text(b, "#where", "Side door").await;
+    assert!(where_.starts_with("Keynote"), "{where_}");
+    b.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&format!("{code}\n"))
+        .await
+        .unwrap();
+    wait_for_text(b, "#result-word", "Accepted").await;
+    use diesel::prelude::*;
+    use rollcall::db::schema::checkin_log;
+    let (door, scan_id): (Option<String>, Option<String>) = app
+        .db(|conn| {
+            Ok(checkin_log::table
+                .select((checkin_log::door, checkin_log::scan_id))
+                .first(conn)?)
+        })
+        .await;
+    assert_eq!(door.as_deref(), Some("Side door"));
+    // The scan page's ids are UUID version 7: the version digit is 7.
+    assert_eq!(scan_id.unwrap_or_default().chars().nth(14), Some('7'));
+}
+
+#[actix_web::test]
 async fn the_dashboard_updates_without_a_reload_when_someone_is_scanned() {
     let app = TestApp::spawn().await;
     app.create_staff("olga", "organiser", None).await;
