@@ -122,12 +122,7 @@ async fn each_rejection_names_its_reason() {
         })
         .await
     };
-    let confirm = app.csrf_token(&format!("/r/{ghost_page}/cancel")).await;
-    app.post_form(
-        &format!("/r/{ghost_page}/cancel"),
-        &[("csrf_token", &confirm)],
-    )
-    .await;
+    app.cancel_registration(&format!("/r/{ghost_page}")).await;
     let (_, a) = app
         .scan(
             &door,

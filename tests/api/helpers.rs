@@ -221,6 +221,15 @@ impl TestApp {
         location(&response)
     }
 
+    /// Cancels the registration behind a personal page, as its owner does
+    /// (the confirmation form, then its CSRF-protected post).
+    pub async fn cancel_registration(&self, page: &str) -> reqwest::Response {
+        let cancel = format!("{page}/cancel");
+        let token = self.csrf_token(&cancel).await;
+        self.post_form(&cancel, &[("csrf_token", token.as_str())])
+            .await
+    }
+
     /// Messages in the outbox, waiting briefly for the mail task.
     pub async fn outbox_messages(&self, at_least: usize) -> Vec<String> {
         for _ in 0..100 {

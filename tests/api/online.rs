@@ -144,12 +144,7 @@ async fn not_registered_cancelled_and_unknown_joins_record_nothing() {
     let other = app
         .register_ok("bo@example.org", "online", &["keynote"])
         .await;
-    let token = app.csrf_token(&format!("{other}/cancel")).await;
-    app.post_form(
-        &format!("{other}/cancel"),
-        &[("csrf_token", token.as_str())],
-    )
-    .await;
+    app.cancel_registration(&other).await;
     let (status, page) = app.get_html(&format!("{other}/join/keynote")).await;
     assert_eq!(status, 403);
     assert!(text(&page, "h1").contains("cancelled"));

@@ -14,9 +14,7 @@ async fn fixture() -> (TestApp, String) {
     let dee = app
         .register_ok("dee@example.org", "online", &["webinar"])
         .await;
-    let token = app.csrf_token(&format!("{dee}/cancel")).await;
-    app.post_form(&format!("{dee}/cancel"), &[("csrf_token", token.as_str())])
-        .await;
+    app.cancel_registration(&dee).await;
     let door = app.create_token(EVENT, "door", &[]).await;
     app.scan(&door, json!({"code": app.code_of("ada@example.org").await, "session": "keynote", "door": "North"})).await;
     app.get(&format!("{cy}/join/keynote")).await;
@@ -262,6 +260,16 @@ async fn grid_agrees(app: &TestApp, step: &str, attended: (i64, i64, i64)) {
     assert_eq!((total(1), total(0), total(-1)), attended, "after {step}");
 }
 
+async fn set_webinar_minimum(app: &TestApp, minutes: i32) {
+    run_sql(
+        app,
+        &format!(
+            "UPDATE agenda_sessions SET online_min_minutes = {minutes} WHERE slug = 'webinar'"
+        ),
+    )
+    .await;
+}
+
 async fn run_sql(app: &TestApp, sql: &str) {
     let sql = sql.to_string();
     app.db(move |conn| {
@@ -319,11 +327,7 @@ async fn the_participant_grid_agrees_with_a_recount_through_every_kind_of_change
     app.get(&format!("{}/join/keynote", people[2].1)).await;
     grid_agrees(&app, "an online join", (1, 1, 3)).await;
 
-    run_sql(
-        &app,
-        "UPDATE agenda_sessions SET online_min_minutes = 10 WHERE slug = 'webinar'",
-    )
-    .await;
+    set_webinar_minimum(&app, 10).await;
     app.get(&format!("{}/join/webinar", people[3].1)).await;
     grid_agrees(&app, "a join short of the minimum", (1, 1, 3)).await;
     let g3 = people[3].2;
@@ -336,11 +340,7 @@ async fn the_participant_grid_agrees_with_a_recount_through_every_kind_of_change
     )
     .await;
     grid_agrees(&app, "enough minutes watched", (1, 2, 2)).await;
-    run_sql(
-        &app,
-        "UPDATE agenda_sessions SET online_min_minutes = 20 WHERE slug = 'webinar'",
-    )
-    .await;
+    set_webinar_minimum(&app, 20).await;
     grid_agrees(&app, "the minimum raised", (1, 1, 3)).await;
 
     scan(2, Some("keynote")).await;
@@ -369,17 +369,10 @@ async fn the_participant_grid_agrees_with_a_recount_through_every_kind_of_change
     grid_agrees(&app, "the last record undone", (1, 0, 4)).await;
 
     scan(1, None).await;
-    let (_, page, _) = &people[1];
-    let token = app.csrf_token(&format!("{page}/cancel")).await;
-    app.post_form(&format!("{page}/cancel"), &[("csrf_token", token.as_str())])
-        .await;
+    app.cancel_registration(&people[1].1).await;
     grid_agrees(&app, "an attended person cancelled", (2, 0, 3)).await;
 
-    run_sql(
-        &app,
-        "UPDATE agenda_sessions SET online_min_minutes = 0 WHERE slug = 'webinar'",
-    )
-    .await;
+    set_webinar_minimum(&app, 0).await;
     grid_agrees(&app, "the minimum lowered", (2, 1, 2)).await;
     run_sql(&app, "DELETE FROM agenda_sessions WHERE slug = 'webinar'").await;
     grid_agrees(&app, "a session deleted", (2, 0, 3)).await;
