@@ -7,6 +7,7 @@ pub mod events;
 pub mod exports;
 pub mod group_commit;
 pub mod imports;
+mod in_batch;
 pub mod online;
 pub mod participants;
 pub mod privacy;

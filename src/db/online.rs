@@ -2,6 +2,7 @@
 
 use super::attendance::AttendanceRow;
 use super::events::AgendaSession;
+use super::in_batch::in_batch;
 use super::schema::{agenda_sessions, events, participant_sessions, participants, watching};
 use super::{DbConnection, DbError};
 use crate::domain::{AttendanceMode, AttendanceSource, PageToken};
@@ -51,8 +52,8 @@ fn join_contexts(
                 .eq(participants::id)
                 .and(participant_sessions::session_id.eq(agenda_sessions::id))),
         )
-        .filter(participants::page_token.eq_any(&tokens))
-        .filter(agenda_sessions::slug.eq_any(&slugs))
+        .filter(in_batch(participants::page_token, tokens)?)
+        .filter(in_batch(agenda_sessions::slug, slugs)?)
         .select((
             participants::page_token,
             participants::id,

@@ -1,6 +1,7 @@
 //! Device tokens for door phones, hall screens and API clients. Only a
 //! SHA-256 of each token is stored; the token is shown once at creation.
 
+use super::in_batch::in_batch;
 use super::schema::{device_token_sessions, device_tokens};
 use super::{DbConnection, DbError};
 use crate::with_backend;
@@ -82,7 +83,7 @@ pub fn authenticate_many(
         return Ok(found);
     }
     let tokens: Vec<(String, DeviceToken)> = device_tokens::table
-        .filter(device_tokens::token_hash.eq_any(token_hashes))
+        .filter(in_batch(device_tokens::token_hash, token_hashes.to_vec())?)
         .filter(device_tokens::revoked_at.is_null())
         .select((device_tokens::token_hash, DeviceToken::as_select()))
         .load(conn)?;
@@ -101,7 +102,7 @@ pub fn authenticate_many(
             .execute(conn)?;
     }
     let limits: Vec<(i32, i32)> = device_token_sessions::table
-        .filter(device_token_sessions::token_id.eq_any(&ids))
+        .filter(in_batch(device_token_sessions::token_id, ids)?)
         .select((
             device_token_sessions::token_id,
             device_token_sessions::session_id,
