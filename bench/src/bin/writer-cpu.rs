@@ -1,0 +1,139 @@
+//! The door writer's own CPU per first check-in, with HTTP left out: calls
+//! `record_scans` in batches on a copy of a seeded SQLite database and reads
+//! the thread's CPU time from `/proc/thread-self/schedstat`. Far less noisy
+//! than a door rush on a shared two-core VM, so it can tell apart changes to
+//! the writer's statements that move it by 5–10 %.
+//!
+//! ```sh
+//! target/release/rollcall-bench --backend sqlite --scenarios door --keep-databases
+//! target/release/writer-cpu --database PATH_IT_PRINTED --batch 64 --scans 10000
+//! ```
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use rollcall::db::checkins::{record_scans, ScanRequest, Subject, Who};
+use rollcall::db::{self, DatabaseUrl};
+use rollcall::domain::{CheckinCode, CheckinStatus};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+struct Args {
+    /// A SQLite database seeded by `rollcall-bench --keep-databases` (door
+    /// rush); it is copied, never changed.
+    #[arg(long)]
+    database: PathBuf,
+    /// Scans per batch (a door rush at 64 connections forms batches of up to 64).
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// First check-ins to record.
+    #[arg(long, default_value_t = 10_000)]
+    scans: usize,
+}
+
+#[derive(QueryableByName)]
+struct Code {
+    #[diesel(sql_type = Text)]
+    checkin_code: String,
+}
+
+#[derive(QueryableByName)]
+struct Door {
+    #[diesel(sql_type = Text)]
+    token_hash: String,
+    #[diesel(sql_type = Text)]
+    event: String,
+    #[diesel(sql_type = Text)]
+    session: String,
+    #[diesel(sql_type = BigInt)]
+    opened: i64,
+}
+
+/// This thread's CPU time so far, in nanoseconds.
+fn thread_cpu_ns() -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat")?;
+    Ok(stat.split_whitespace().next().unwrap_or("0").parse()?)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let scratch = tempfile_path(&args.database);
+    for suffix in ["", "-wal"] {
+        let from = format!("{}{suffix}", args.database.display());
+        if suffix.is_empty() || std::path::Path::new(&from).exists() {
+            std::fs::copy(&from, format!("{}{suffix}", scratch.display()))
+                .with_context(|| format!("copying {from}"))?;
+        }
+    }
+    let result = run(&args, &scratch);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", scratch.display()));
+    }
+    result
+}
+
+fn tempfile_path(database: &std::path::Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(format!(".writer-cpu-{}", std::process::id()));
+    PathBuf::from(name)
+}
+
+fn run(args: &Args, path: &std::path::Path) -> anyhow::Result<()> {
+    let pool = db::connect(&DatabaseUrl::Sqlite(path.display().to_string()), 1)?;
+    let mut conn = pool.get()?;
+    let codes: Vec<Code> = diesel::sql_query(
+        "SELECT checkin_code FROM participants p WHERE status = 'registered' \
+         AND NOT EXISTS (SELECT 1 FROM attendance a WHERE a.participant_id = p.id) \
+         ORDER BY random() LIMIT ?",
+    )
+    .bind::<BigInt, _>(args.scans as i64)
+    .load(&mut *conn)?;
+    if codes.len() < args.scans {
+        bail!("only {} people left to check in", codes.len());
+    }
+    let door: Door = diesel::sql_query(
+        "SELECT t.token_hash, e.slug AS event, s.slug AS session, s.starts_at AS opened \
+         FROM device_tokens t JOIN events e ON e.id = t.event_id \
+         JOIN agenda_sessions s ON s.event_id = e.id \
+         WHERE t.role = 'door' AND t.revoked_at IS NULL ORDER BY s.starts_at LIMIT 1",
+    )
+    .get_result(&mut *conn)
+    .context("the database has no door token and session: seed it with rollcall-bench")?;
+
+    let (mut accepted, mut cpu_ns) = (0usize, 0u64);
+    for (n, batch) in codes.chunks(args.batch).enumerate() {
+        let scans: Vec<ScanRequest> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, code)| ScanRequest {
+                who: Who::Device {
+                    token_hash: door.token_hash.clone(),
+                },
+                event_slug: door.event.clone(),
+                session_slug: Some(door.session.clone()),
+                subject: Subject::Code(CheckinCode::parse(&code.checkin_code).ok()),
+                door: Some("Main door".into()),
+                // Time-ordered, as the scan page's UUID v7 ids are.
+                scan_id: Some(format!("{:012x}-{:08x}", n, i)),
+                now: door.opened + 60_000,
+            })
+            .collect();
+        let before = thread_cpu_ns()?;
+        let outcomes = record_scans(&mut conn, &scans)?;
+        cpu_ns += thread_cpu_ns()? - before;
+        accepted += outcomes
+            .iter()
+            .filter(|o| matches!(o, Ok((_, a)) if a.status == CheckinStatus::Accepted))
+            .count();
+    }
+    if accepted == 0 {
+        bail!("no scan was accepted");
+    }
+    println!(
+        "batches of {}: {accepted} first check-ins, writer CPU {:.1} µs per check-in",
+        args.batch,
+        cpu_ns as f64 / 1e3 / accepted as f64
+    );
+    Ok(())
+}
