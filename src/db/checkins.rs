@@ -93,7 +93,7 @@ pub fn record_scans(
     let tokens = super::tokens::authenticate_many(conn, &hashes, now)?;
     let slugs = distinct(scans.iter().map(|s| s.event_slug.as_str()));
     let events: Vec<Event> = super::schema::events::table
-        .filter(in_batch(super::schema::events::slug, slugs)?)
+        .filter(in_batch(super::schema::events::slug, slugs))
         .select(Event::as_select())
         .load(conn)?;
     let session_slugs = distinct(scans.iter().filter_map(|s| s.session_slug.as_deref()));
@@ -104,8 +104,8 @@ pub fn record_scans(
             .filter(in_batch(
                 agenda_sessions::event_id,
                 events.iter().map(|e| e.id).collect(),
-            )?)
-            .filter(in_batch(agenda_sessions::slug, session_slugs)?)
+            ))
+            .filter(in_batch(agenda_sessions::slug, session_slugs))
             .select(AgendaSession::as_select())
             .load(conn)?
     };
@@ -291,7 +291,7 @@ impl BatchState {
             }
             let stored: Vec<(Option<String>, String)> = checkin_log::table
                 .filter(checkin_log::event_id.eq(event_id))
-                .filter(in_batch(checkin_log::scan_id, scan_ids)?)
+                .filter(in_batch(checkin_log::scan_id, scan_ids))
                 .select((checkin_log::scan_id, checkin_log::answer))
                 .load(conn)?;
             for (scan_id, answer) in stored {
@@ -319,7 +319,7 @@ impl BatchState {
         if !codes.is_empty() {
             found.extend(
                 participants::table
-                    .filter(in_batch(participants::checkin_code, codes)?)
+                    .filter(in_batch(participants::checkin_code, codes))
                     .select(Participant::as_select())
                     .load(conn)?,
             );
@@ -327,7 +327,7 @@ impl BatchState {
         if !ids.is_empty() {
             found.extend(
                 participants::table
-                    .filter(in_batch(participants::id, ids)?)
+                    .filter(in_batch(participants::id, ids))
                     .select(Participant::as_select())
                     .load(conn)?,
             );
@@ -341,7 +341,7 @@ impl BatchState {
                     .filter(in_batch(
                         participant_sessions::participant_id,
                         people.clone(),
-                    )?)
+                    ))
                     .select((
                         participant_sessions::participant_id,
                         participant_sessions::session_id,
@@ -349,7 +349,7 @@ impl BatchState {
                     .load::<(i32, i32)>(conn)?,
             );
             let records: Vec<(i32, Option<i32>, Prior)> = att::table
-                .filter(in_batch(att::participant_id, people)?)
+                .filter(in_batch(att::participant_id, people))
                 .select((
                     att::participant_id,
                     att::session_id,

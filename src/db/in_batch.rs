@@ -8,7 +8,6 @@
 //! PostgreSQL gets what `eq_any` sends it already, one array (`= ANY($1)`).
 
 use super::multi_connection_impl::MultiBackend;
-use super::DbError;
 use diesel::expression::{AppearsOnTable, Expression, ValidGrouping};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
@@ -16,27 +15,23 @@ use diesel::serialize::ToSql;
 use diesel::sql_types::{Array, Bool, HasSqlType, SqlType, Text};
 use diesel::sqlite::Sqlite;
 use diesel::QueryResult;
+use std::cell::OnceCell;
 use std::marker::PhantomData;
 
 pub struct InBatch<C, T> {
     column: C,
     values: Vec<T>,
-    /// The same values for SQLite.
-    json: String,
+    /// The values as SQLite's JSON array, written when first needed.
+    json: OnceCell<String>,
 }
 
 /// `column IN values`, for a `filter`.
-pub fn in_batch<C, T: serde::Serialize>(
-    column: C,
-    values: Vec<T>,
-) -> Result<InBatch<C, T>, DbError> {
-    let json = serde_json::to_string(&values)
-        .map_err(|e| DbError::Batch(format!("cannot list a batch's keys: {e}")))?;
-    Ok(InBatch {
+pub fn in_batch<C, T>(column: C, values: Vec<T>) -> InBatch<C, T> {
+    InBatch {
         column,
         values,
-        json,
-    })
+        json: OnceCell::new(),
+    }
 }
 
 impl<C, T> Expression for InBatch<C, T> {
@@ -58,11 +53,19 @@ impl<C: QueryId, T> QueryId for InBatch<C, T> {
     const HAS_STATIC_QUERY_ID: bool = C::HAS_STATIC_QUERY_ID;
 }
 
-impl<C: QueryFragment<Sqlite>, T> QueryFragment<Sqlite> for InBatch<C, T> {
+impl<C: QueryFragment<Sqlite>, T: serde::Serialize> QueryFragment<Sqlite> for InBatch<C, T> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        let json = match self.json.get() {
+            Some(json) => json,
+            None => {
+                let json = serde_json::to_string(&self.values)
+                    .map_err(|e| diesel::result::Error::QueryBuilderError(e.into()))?;
+                self.json.get_or_init(|| json)
+            }
+        };
         self.column.walk_ast(out.reborrow())?;
         out.push_sql(" IN (SELECT value FROM json_each(");
-        out.push_bind_param::<Text, _>(&self.json)?;
+        out.push_bind_param::<Text, _>(json)?;
         out.push_sql("))");
         Ok(())
     }
@@ -126,7 +129,7 @@ mod tests {
         });
         let names = |conn: &mut DbConnection, ids: Vec<i32>| {
             people::table
-                .filter(in_batch(people::id, ids).unwrap())
+                .filter(in_batch(people::id, ids))
                 .order(people::id)
                 .select(people::name)
                 .load::<String>(conn)
@@ -141,11 +144,102 @@ mod tests {
             "three batches, one statement"
         );
         let by_name: Vec<i32> = people::table
-            .filter(in_batch(people::name, vec!["Bo", "Zed", "Cy"]).unwrap())
+            .filter(in_batch(people::name, vec!["Bo", "Zed", "Cy"]))
             .order(people::id)
             .select(people::id)
             .load(&mut conn)
             .unwrap();
         assert_eq!(by_name, [2, 3]);
+    }
+
+    /// SQLite searches the batch's keys by index, as it did an IN list: a
+    /// scan of `participants` or `attendance` per batch would undo the gain.
+    #[test]
+    fn the_door_batch_reads_search_by_index() {
+        use crate::db::schema::{attendance, checkin_log, participant_sessions, participants};
+        use diesel::sql_types::{Integer, Text};
+        use diesel::sqlite::Sqlite;
+
+        #[derive(QueryableByName)]
+        struct Step {
+            #[diesel(sql_type = Text)]
+            detail: String,
+        }
+        let mut conn = DbConnection::establish(":memory:").unwrap();
+        crate::db::run_migrations(&mut conn).unwrap();
+        let plan = |conn: &mut DbConnection, sql: String, event_id: Option<i32>| {
+            let sql = sql.split(" -- binds:").next().unwrap().to_string();
+            let explain = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"));
+            let steps: Vec<Step> = match event_id {
+                Some(id) => explain
+                    .bind::<Integer, _>(id)
+                    .bind::<Text, _>("[\"a\"]")
+                    .load(conn),
+                None => explain.bind::<Text, _>("[1]").load(conn),
+            }
+            .unwrap();
+            steps.into_iter().map(|s| s.detail).collect::<Vec<_>>()
+        };
+        let by_code = participants::table
+            .filter(in_batch(participants::checkin_code, vec!["a"]))
+            .select(participants::id);
+        let seats = participant_sessions::table
+            .filter(in_batch(participant_sessions::participant_id, vec![1]))
+            .select(participant_sessions::session_id);
+        let records = attendance::table
+            .filter(in_batch(attendance::participant_id, vec![1]))
+            .select(attendance::id);
+        let answered = checkin_log::table
+            .filter(checkin_log::event_id.eq(1))
+            .filter(in_batch(checkin_log::scan_id, vec!["a"]))
+            .select(checkin_log::answer);
+        let plans = [
+            (
+                "participants",
+                plan(
+                    &mut conn,
+                    diesel::debug_query::<Sqlite, _>(&by_code).to_string(),
+                    None,
+                ),
+            ),
+            (
+                "participant_sessions",
+                plan(
+                    &mut conn,
+                    diesel::debug_query::<Sqlite, _>(&seats).to_string(),
+                    None,
+                ),
+            ),
+            (
+                "attendance",
+                plan(
+                    &mut conn,
+                    diesel::debug_query::<Sqlite, _>(&records).to_string(),
+                    None,
+                ),
+            ),
+            (
+                "checkin_log",
+                plan(
+                    &mut conn,
+                    diesel::debug_query::<Sqlite, _>(&answered).to_string(),
+                    Some(1),
+                ),
+            ),
+        ];
+        for (table, steps) in plans {
+            assert!(
+                steps
+                    .iter()
+                    .any(|s| s.starts_with(&format!("SEARCH {table} USING"))),
+                "{table}: {steps:?}"
+            );
+            assert!(
+                !steps
+                    .iter()
+                    .any(|s| s.starts_with(&format!("SCAN {table}"))),
+                "{table}: {steps:?}"
+            );
+        }
     }
 }

@@ -52,8 +52,8 @@ fn join_contexts(
                 .eq(participants::id)
                 .and(participant_sessions::session_id.eq(agenda_sessions::id))),
         )
-        .filter(in_batch(participants::page_token, tokens)?)
-        .filter(in_batch(agenda_sessions::slug, slugs)?)
+        .filter(in_batch(participants::page_token, tokens))
+        .filter(in_batch(agenda_sessions::slug, slugs))
         .select((
             participants::page_token,
             participants::id,

@@ -83,7 +83,7 @@ pub fn authenticate_many(
         return Ok(found);
     }
     let tokens: Vec<(String, DeviceToken)> = device_tokens::table
-        .filter(in_batch(device_tokens::token_hash, token_hashes.to_vec())?)
+        .filter(in_batch(device_tokens::token_hash, token_hashes.to_vec()))
         .filter(device_tokens::revoked_at.is_null())
         .select((device_tokens::token_hash, DeviceToken::as_select()))
         .load(conn)?;
@@ -102,7 +102,7 @@ pub fn authenticate_many(
             .execute(conn)?;
     }
     let limits: Vec<(i32, i32)> = device_token_sessions::table
-        .filter(in_batch(device_token_sessions::token_id, ids)?)
+        .filter(in_batch(device_token_sessions::token_id, ids))
         .select((
             device_token_sessions::token_id,
             device_token_sessions::session_id,
