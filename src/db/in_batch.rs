@@ -193,41 +193,17 @@ mod tests {
             .filter(checkin_log::event_id.eq(1))
             .filter(in_batch(checkin_log::scan_id, vec!["a"]))
             .select(checkin_log::answer);
-        let plans = [
-            (
-                "participants",
-                plan(
-                    &mut conn,
-                    diesel::debug_query::<Sqlite, _>(&by_code).to_string(),
-                    None,
-                ),
-            ),
-            (
-                "participant_sessions",
-                plan(
-                    &mut conn,
-                    diesel::debug_query::<Sqlite, _>(&seats).to_string(),
-                    None,
-                ),
-            ),
-            (
-                "attendance",
-                plan(
-                    &mut conn,
-                    diesel::debug_query::<Sqlite, _>(&records).to_string(),
-                    None,
-                ),
-            ),
-            (
-                "checkin_log",
-                plan(
-                    &mut conn,
-                    diesel::debug_query::<Sqlite, _>(&answered).to_string(),
-                    Some(1),
-                ),
-            ),
+        fn sql_of<Q: diesel::query_builder::QueryFragment<Sqlite>>(query: &Q) -> String {
+            diesel::debug_query::<Sqlite, _>(query).to_string()
+        }
+        let queries = [
+            ("participants", sql_of(&by_code), None),
+            ("participant_sessions", sql_of(&seats), None),
+            ("attendance", sql_of(&records), None),
+            ("checkin_log", sql_of(&answered), Some(1)),
         ];
-        for (table, steps) in plans {
+        for (table, sql, event_id) in queries {
+            let steps = plan(&mut conn, sql, event_id);
             assert!(
                 steps
                     .iter()
