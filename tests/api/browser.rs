@@ -183,6 +183,27 @@ impl Browser {
         element.select_by_value(value).await.unwrap();
     }
 
+    /// What a keyboard scanner does: types into the focused field and
+    /// presses Enter.
+    pub async fn scan(&self, text: &str) {
+        self.client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(&format!("{text}\n"))
+            .await
+            .unwrap();
+    }
+
+    /// Waits for the scan page's setup form to show.
+    pub async fn wait_for_setup(&self) {
+        self.client
+            .wait()
+            .for_element(Locator::Css("#setup:not([hidden])"))
+            .await
+            .unwrap();
+    }
+
     /// Runs axe-core (vendored under tests/vendor, injected through WebDriver
     /// so the page's CSP still forbids inline scripts) on the page as it is
     /// now, and fails on any serious or critical violation.
@@ -320,11 +341,7 @@ async fn door_fixture() -> Option<(TestApp, Browser, String)> {
 /// Signs in as door staff and sets up the scan page for the keynote.
 async fn open_scan_page(b: &Browser, app: &TestApp, door: &str) {
     sign_in(b, app, "door1", &format!("/scan/{EVENT}")).await;
-    b.client
-        .wait()
-        .for_element(Locator::Css("#setup:not([hidden])"))
-        .await
-        .unwrap();
+    b.wait_for_setup().await;
     b.select("#session-select", "keynote").await;
     b.type_into("#door-input", door).await;
     b.click("#setup-done").await;
@@ -374,26 +391,14 @@ async fn door_staff_scan_with_a_keyboard_scanner_on_a_phone() {
 
     // The same badge again, after the camera's quiet period.
     tokio::time::sleep(Duration::from_millis(4200)).await;
-    b.client
-        .active_element()
-        .await
-        .unwrap()
-        .send_keys(&format!("{code}\n"))
-        .await
-        .unwrap();
+    b.scan(&code).await;
     let word = wait_for_text(b, "#result-word", "Already in").await;
     assert!(word.contains("Already in"));
     assert!(b.text_of("#result-detail").await.contains("North entrance"));
     b.screenshot("scan-duplicate-phone").await;
     b.assert_accessible("scan page, already in").await;
 
-    b.client
-        .active_element()
-        .await
-        .unwrap()
-        .send_keys("NOT-A-ROLLCALL-CODE\n")
-        .await
-        .unwrap();
+    b.scan("NOT-A-ROLLCALL-CODE").await;
     wait_for_text(b, "#result-word", "Unknown code").await;
     b.screenshot("scan-rejected-phone").await;
     b.assert_accessible("scan page").await;
@@ -496,13 +501,7 @@ async fn a_scan_made_without_network_survives_a_reload_and_is_delivered_once() {
     open_scan_page(b, &app, "Side door").await;
 
     b.cut_api(true).await;
-    b.client
-        .active_element()
-        .await
-        .unwrap()
-        .send_keys(&format!("{code}\n"))
-        .await
-        .unwrap();
+    b.scan(&code).await;
     wait_for_text(b, "#result-word", "Saved").await;
     wait_for_text(b, "#pending", "1 scan waiting").await;
     assert!(b.text_of("#net").await.contains("Offline"));
@@ -627,11 +626,7 @@ async fn a_door_device_set_up_from_its_link_scans_with_its_token() {
         .goto(&app.url(&format!("/scan/{EVENT}/device#token={token}")))
         .await
         .unwrap();
-    b.client
-        .wait()
-        .for_element(Locator::Css("#setup:not([hidden])"))
-        .await
-        .unwrap();
+    b.wait_for_setup().await;
     let url = b.client.current_url().await.unwrap();
     assert_eq!(url.fragment(), None, "the token leaves the address bar");
     // Limited to the keynote: no event entry, no other sessions on offer.
@@ -644,13 +639,7 @@ async fn a_door_device_set_up_from_its_link_scans_with_its_token() {
     b.select("#session-select", "keynote").await;
     b.type_into("#door-input", "Device door").await;
     b.click("#setup-done").await;
-    b.client
-        .active_element()
-        .await
-        .unwrap()
-        .send_keys(&format!("{code}\n"))
-        .await
-        .unwrap();
+    b.scan(&code).await;
     wait_for_text(b, "#result-word", "Accepted").await;
 }
 
@@ -669,11 +658,7 @@ async fn a_pasted_token_offers_its_sessions_and_keeps_the_door_typed() {
         .goto(&app.url(&format!("/scan/{EVENT}/device")))
         .await
         .unwrap();
-    b.client
-        .wait()
-        .for_element(Locator::Css("#setup:not([hidden])"))
-        .await
-        .unwrap();
+    b.wait_for_setup().await;
     b.type_into("#token-input", &token).await;
     // Leaving the field loads the token's sessions while the form is open.
     b.type_into("#door-input", "Side door").await;
@@ -686,13 +671,7 @@ async fn a_pasted_token_offers_its_sessions_and_keeps_the_door_typed() {
     b.click("#setup-done").await;
     let where_ = wait_for_text(b, "#where", "Side door").await;
     assert!(where_.starts_with("Keynote"), "{where_}");
-    b.client
-        .active_element()
-        .await
-        .unwrap()
-        .send_keys(&format!("{code}\n"))
-        .await
-        .unwrap();
+    b.scan(&code).await;
     wait_for_text(b, "#result-word", "Accepted").await;
     use diesel::prelude::*;
     use rollcall::db::schema::checkin_log;
