@@ -1,5 +1,6 @@
 //! Attendance records: who was at which session, how, and when.
 
+use super::fixed_chunks::{chunk_writer, write_in_chunks};
 use super::schema::attendance;
 use super::{DbConnection, DbError};
 use crate::domain::{AttendanceMode, AttendanceSource};
@@ -41,14 +42,20 @@ pub(super) fn insert_new(
 ) -> Result<Vec<(i32, Option<i32>)>, DbError> {
     rows.sort_by_key(|row| (row.participant_id, row.session_id));
     rows.dedup_by_key(|row| (row.participant_id, row.session_id));
-    Ok(with_backend!(conn, |c| diesel::insert_into(
-        attendance::table
-    )
-    .values(&rows)
-    .on_conflict_do_nothing()
-    .returning((attendance::participant_id, attendance::session_id))
-    .get_results(c))?)
+    let inserted = write_in_chunks(&rows, &mut InsertNew(conn))?;
+    Ok(inserted.concat())
 }
+
+chunk_writer!(
+    InsertNew,
+    AttendanceRow<'_>,
+    Vec<(i32, Option<i32>)>,
+    |c, rows| diesel::insert_into(attendance::table)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .returning((attendance::participant_id, attendance::session_id))
+        .get_results(c)
+);
 
 /// Records attendance unless the person is already counted for that session;
 /// `true` when this call counted them. The unique index decides, so two doors

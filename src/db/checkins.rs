@@ -4,6 +4,7 @@
 
 use super::attendance::{self, NewAttendance};
 use super::events::{AgendaSession, Event};
+use super::fixed_chunks::{chunk_writer, write_in_chunks};
 use super::in_batch::in_batch;
 use super::participants::Participant;
 use super::schema::{
@@ -16,7 +17,6 @@ use crate::domain::{
     ParticipantCard, RejectReason, TokenRole,
 };
 use crate::timefmt;
-use crate::with_backend;
 use diesel::prelude::*;
 use std::collections::{HashMap, HashSet};
 
@@ -629,14 +629,16 @@ fn write_log(
             at: req.now,
         });
     }
-    for chunk in rows.chunks(super::group_commit::MAX_BATCH) {
-        with_backend!(conn, |c| diesel::insert_into(checkin_log::table)
-            .values(chunk)
-            .on_conflict_do_nothing()
-            .execute(c))?;
-    }
+    write_in_chunks(&rows, &mut InsertLog(conn))?;
     Ok(())
 }
+
+chunk_writer!(InsertLog, LogRow<'_>, usize, |c, rows| diesel::insert_into(
+    checkin_log::table
+)
+.values(rows)
+.on_conflict_do_nothing()
+.execute(c));
 
 fn find_subject(
     conn: &mut DbConnection,

@@ -5,6 +5,7 @@ pub mod attendance;
 pub mod checkins;
 pub mod events;
 pub mod exports;
+mod fixed_chunks;
 pub mod group_commit;
 pub mod imports;
 mod in_batch;
