@@ -1,14 +1,16 @@
 //! Multi-row inserts on SQLite in fixed-size chunks, so diesel keeps their
 //! prepared statements.
 //!
-//! An insert of a slice is new SQL for every length, prepared afresh each
-//! batch, and preparing an attendance insert compiles its triggers too.
-//! An insert of an array `[T; N]` has a static query id, so SQLite gets the
-//! rows in chunks of 256, 128, …, 1: at most nine statements per batch,
-//! each shape prepared once per connection (10 % fewer instructions per
-//! door check-in, BENCHMARKS.md history 26). PostgreSQL gets one statement
-//! per batch as before: there each statement is a round trip and an
-//! executor start-up, and chunks made its door rush slower.
+//! An insert of a slice is new SQL for every length, which diesel marks
+//! unsafe to cache, so it was prepared afresh each batch, triggers
+//! compiled in. An insert of an array `[T; N]` isn't marked, so diesel
+//! keeps its statement (keyed by its SQL: an `ON CONFLICT` insert has no
+//! static query id). SQLite gets the rows in chunks of 256, 128, …, 1: at
+//! most nine statements per batch, each shape prepared once per
+//! connection (10 % fewer instructions per door check-in, BENCHMARKS.md
+//! history 26). PostgreSQL gets one statement per batch as before: there
+//! each statement is a round trip and an executor start-up, and chunks
+//! made its door rush slower.
 
 use super::group_commit::MAX_BATCH;
 use super::{DbConnection, DbError};
