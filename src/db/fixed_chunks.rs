@@ -12,8 +12,12 @@
 //! each statement is a round trip and an executor start-up, and chunks
 //! made its door rush slower.
 
-use super::group_commit::MAX_BATCH;
 use super::{DbConnection, DbError};
+
+/// The largest chunk `write_in_chunks` has a statement for; more rows go
+/// in several. Tied to the match below, not to the batch size, so a larger
+/// batch can't fall through to chunks of one row.
+const LARGEST_CHUNK: usize = 256;
 
 /// One insert statement, for an array of rows or for a slice: write one
 /// with [`chunk_writer!`].
@@ -39,9 +43,9 @@ pub(super) fn write_in_chunks<T, W: ChunkWriter<T>>(
     let mut rest = rows;
     let mut written = Vec::new();
     while !rest.is_empty() {
-        let size = 1 << rest.len().min(MAX_BATCH).ilog2();
+        let size = 1 << rest.len().min(LARGEST_CHUNK).ilog2();
         written.push(match size {
-            256 => write_chunk::<256, _, _>(&mut rest, writer)?,
+            LARGEST_CHUNK => write_chunk::<LARGEST_CHUNK, _, _>(&mut rest, writer)?,
             128 => write_chunk::<128, _, _>(&mut rest, writer)?,
             64 => write_chunk::<64, _, _>(&mut rest, writer)?,
             32 => write_chunk::<32, _, _>(&mut rest, writer)?,
