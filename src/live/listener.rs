@@ -1,11 +1,13 @@
 //! PostgreSQL LISTEN: hears changes committed by any instance (their
-//! transactions NOTIFY `rollcall_live` with the event id) and tells the hub.
+//! transactions NOTIFY `rollcall_live` with the event id) and marks them
+//! for the hub.
 
-use super::hub::{Changed, Hub};
+use super::hub::{ChangedEvents, Hub};
 use actix::Addr;
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::Connection;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub const CHANNEL: &str = "rollcall_live";
@@ -14,12 +16,12 @@ const PROBE: Duration = Duration::from_secs(5);
 
 /// A thread of its own: libpq's notification API is polled, and this keeps
 /// the polling off the async executor. It ends when the hub stops.
-pub fn spawn(url: String, hub: Addr<Hub>) {
+pub fn spawn(url: String, hub: Addr<Hub>, changed: Arc<ChangedEvents>) {
     let spawned = std::thread::Builder::new()
         .name("rollcall-listen".into())
         .spawn(move || {
             while hub.connected() {
-                if let Err(error) = listen(&url, &hub) {
+                if let Err(error) = listen(&url, &hub, &changed) {
                     tracing::warn!(%error, "live listener lost PostgreSQL; reconnecting");
                     std::thread::sleep(Duration::from_secs(1));
                 }
@@ -30,7 +32,11 @@ pub fn spawn(url: String, hub: Addr<Hub>) {
     }
 }
 
-fn listen(url: &str, hub: &Addr<Hub>) -> Result<(), diesel::result::Error> {
+fn listen(
+    url: &str,
+    hub: &Addr<Hub>,
+    changed: &ChangedEvents,
+) -> Result<(), diesel::result::Error> {
     let mut conn = PgConnection::establish(url).map_err(|e| {
         diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::Unknown,
@@ -39,15 +45,13 @@ fn listen(url: &str, hub: &Addr<Hub>) -> Result<(), diesel::result::Error> {
     })?;
     conn.batch_execute(&format!("LISTEN {CHANNEL}"))?;
     // Anything may have changed while we weren't listening.
-    hub.do_send(Changed { event_id: None });
+    changed.mark_everything();
     let mut probed = Instant::now();
     while hub.connected() {
         for notification in conn.notifications_iter() {
             let notification = notification?;
             if let Ok(event_id) = notification.payload.parse::<i32>() {
-                hub.do_send(Changed {
-                    event_id: Some(event_id),
-                });
+                changed.mark(event_id);
             }
         }
         if probed.elapsed() >= PROBE {

@@ -24,6 +24,7 @@ pub use hub::Hub;
 pub struct Live {
     hub: Addr<Hub>,
     counts: std::sync::Arc<hub::SocketCounts>,
+    changed: std::sync::Arc<hub::ChangedEvents>,
 }
 
 static NEXT_SOCKET: AtomicU64 = AtomicU64::new(1);
@@ -32,11 +33,16 @@ impl Live {
     /// Starts the hub (and on PostgreSQL the listener) in the current System.
     pub fn start(pool: Pool, database: &DatabaseUrl) -> Live {
         let counts = std::sync::Arc::new(hub::SocketCounts::default());
-        let hub = Hub::new(pool, counts.clone()).start();
+        let changed = std::sync::Arc::new(hub::ChangedEvents::default());
+        let hub = Hub::new(pool, counts.clone(), changed.clone()).start();
         if let DatabaseUrl::Postgres(url) = database {
-            listener::spawn(url.clone(), hub.clone());
+            listener::spawn(url.clone(), hub.clone(), changed.clone());
         }
-        Live { hub, counts }
+        Live {
+            hub,
+            counts,
+            changed,
+        }
     }
 
     /// Open (dashboard, watch-page) sockets, for /metrics.
@@ -49,9 +55,7 @@ impl Live {
 
     /// Something at `event_id` changed: dashboards refresh within a tick.
     pub fn changed(&self, event_id: i32) {
-        self.hub.do_send(hub::Changed {
-            event_id: Some(event_id),
-        });
+        self.changed.mark(event_id);
     }
 
     /// Closes every dashboard socket with a reason (server shutting down)

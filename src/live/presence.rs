@@ -1,7 +1,7 @@
 //! Who has a session's watch page open: one count per participant however
 //! many tabs, minutes accumulated and flushed to the database in batches.
 
-use super::hub::{Changed, Hub};
+use super::hub::Hub;
 use crate::db::{self, online::Watched, Pool};
 use actix::prelude::*;
 use std::collections::{HashMap, HashSet};
@@ -125,14 +125,12 @@ pub fn write(hub: &mut Hub, ctx: &mut Context<Hub>, watched: Vec<Watched>, gone:
     }
     let events: Vec<i32> = watched.iter().map(|w| w.event_id).collect();
     let work = store(hub.pool().clone(), watched, gone);
-    ctx.spawn(work.into_actor(hub).map(move |result, _, ctx| {
+    ctx.spawn(work.into_actor(hub).map(move |result, hub, _| {
         if let Err(error) = result {
             tracing::warn!(%error, "watched time could not be written");
         }
         for event_id in events {
-            ctx.notify(Changed {
-                event_id: Some(event_id),
-            });
+            hub.mark_dirty(Some(event_id));
         }
     }));
 }
