@@ -208,7 +208,7 @@ fn seeded(database: &DatabaseUrl) -> (db::Pool, Vec<String>, String) {
 /// clients were told, and where mail goes.
 struct Fixture {
     _dir: tempfile::TempDir,
-    database: DatabaseUrl,
+    database: TestDatabase,
     pool: db::Pool,
     codes: Arc<Mutex<Vec<String>>>,
     door: String,

@@ -19,14 +19,46 @@ pub struct TestApp {
     pub pool: Pool,
     pub client: reqwest::Client,
     pub outbox: PathBuf,
-    pub database: DatabaseUrl,
+    pub database: TestDatabase,
     pub live: rollcall::live::Live,
     _dir: tempfile::TempDir,
 }
 
 /// A database nobody else uses: a new SQLite file, or a new PostgreSQL
-/// database on the server named by ROLLCALL_TEST_POSTGRES.
-pub fn fresh_database(dir: &std::path::Path) -> DatabaseUrl {
+/// database on the server named by ROLLCALL_TEST_POSTGRES, dropped again
+/// when this is (a developer's own server would otherwise keep one
+/// database per test run).
+pub struct TestDatabase {
+    url: DatabaseUrl,
+    /// The server's admin URL and the database's name, to drop it.
+    owned: Option<(String, String)>,
+}
+
+impl std::ops::Deref for TestDatabase {
+    type Target = DatabaseUrl;
+    fn deref(&self) -> &DatabaseUrl {
+        &self.url
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = &self.owned else {
+            return;
+        };
+        // FORCE: the app under test may still hold pooled connections.
+        let dropped = diesel::PgConnection::establish(admin_url).and_then(|mut admin| {
+            admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
+        });
+        if let Err(error) = dropped {
+            eprintln!("test database {name} left behind: {error}");
+        }
+    }
+}
+
+pub fn fresh_database(dir: &std::path::Path) -> TestDatabase {
     match std::env::var("ROLLCALL_TEST_POSTGRES") {
         Ok(admin_url) if !admin_url.is_empty() => {
             let name = format!("rollcall_t_{}", random_hex());
@@ -40,9 +72,16 @@ pub fn fresh_database(dir: &std::path::Path) -> DatabaseUrl {
                 .expect("a URL with a database name")
                 .0;
             // Loopback needs no TLS; see PGSSLMODE in .ci/run for why it is off.
-            DatabaseUrl::Postgres(format!("{base}/{name}?sslmode=disable"))
+            let url = DatabaseUrl::Postgres(format!("{base}/{name}?sslmode=disable"));
+            TestDatabase {
+                url,
+                owned: Some((admin_url, name)),
+            }
         }
-        _ => DatabaseUrl::Sqlite(dir.join("rollcall.db").to_string_lossy().into_owned()),
+        _ => TestDatabase {
+            url: DatabaseUrl::Sqlite(dir.join("rollcall.db").to_string_lossy().into_owned()),
+            owned: None,
+        },
     }
 }
 
@@ -89,15 +128,19 @@ impl TestApp {
     /// A second instance of the app on this one's database (PostgreSQL
     /// only: SQLite is a one-instance setup).
     pub async fn second_instance(&self) -> Option<TestApp> {
-        match &self.database {
+        match &*self.database {
             DatabaseUrl::Postgres(_) => {
-                Some(Self::spawn_on(self.database.clone(), tempfile::tempdir().unwrap()).await)
+                let shared = TestDatabase {
+                    url: self.database.url.clone(),
+                    owned: None,
+                };
+                Some(Self::spawn_on(shared, tempfile::tempdir().unwrap()).await)
             }
             DatabaseUrl::Sqlite(_) => None,
         }
     }
 
-    async fn spawn_on(database: DatabaseUrl, dir: tempfile::TempDir) -> TestApp {
+    async fn spawn_on(database: TestDatabase, dir: tempfile::TempDir) -> TestApp {
         // Tests register many people from one address; the limits have
         // their own test.
         let lax = rollcall::web::limits::RateLimitConfig {
@@ -109,7 +152,7 @@ impl TestApp {
     }
 
     async fn spawn_configured(
-        database: DatabaseUrl,
+        database: TestDatabase,
         dir: tempfile::TempDir,
         rate_limits: rollcall::web::limits::RateLimitConfig,
     ) -> TestApp {
@@ -118,7 +161,7 @@ impl TestApp {
         }
         let outbox = dir.path().join("outbox");
         let config = Config {
-            database: database.clone(),
+            database: database.url.clone(),
             bind: "127.0.0.1:0".into(),
             public_url: Some("https://rollcall.test".into()),
             mail: MailConfig {
