@@ -168,3 +168,33 @@ async fn door_staff_may_not_purge() {
         .await;
     assert_eq!(response.status().as_u16(), 403);
 }
+
+#[actix_web::test]
+async fn a_queued_retry_of_an_erased_registrants_scan_gets_its_outcome_without_their_name() {
+    let app = TestApp::spawn().await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    let page = app
+        .register_ok("ada@example.org", "offline", &["keynote"])
+        .await;
+    let scan = json!({
+        "code": app.code_of("ada@example.org").await,
+        "session": "keynote",
+        "door": "North",
+        "scan_id": "0192f0c2-7777-7a4a-9b9b-000000000001",
+    });
+    let (_, first) = app.scan(&door, scan.clone()).await;
+    assert_eq!(first["status"], "accepted");
+    assert_eq!(erase(&app, &page).await.status().as_u16(), 200);
+
+    // The door's phone was offline and sends its queued scan again.
+    let (status, retry) = app.scan(&door, scan).await;
+    assert_eq!(status, 200, "{retry}");
+    assert_eq!(retry["status"], "accepted", "the outcome it had: {retry}");
+    assert_eq!(retry["session"], "keynote");
+    assert_eq!(retry["door"], "North");
+    assert_eq!(retry["checked_in_at"], first["checked_in_at"]);
+    assert!(
+        !retry.to_string().contains("Lovelace"),
+        "the erased name stays erased: {retry}"
+    );
+}
