@@ -456,8 +456,7 @@ impl BatchState {
         {
             return None;
         }
-        answer.status = CheckinStatus::Accepted;
-        answer.checked_in_at = Some(timefmt::rfc3339(req.now));
+        accept(&mut answer, req.now);
         if p.mode == AttendanceMode::Online.as_str() {
             answer.warning = Some(CAME_IN_PERSON.to_string());
         }
@@ -521,19 +520,39 @@ impl BatchState {
 const CAME_IN_PERSON: &str = "Registered to attend online: counted in person for this session.";
 
 fn blank_answer(req: &CheckinRequest) -> CheckinAnswer {
+    answer_to(
+        req.session.as_ref().map(|s| s.slug.clone()),
+        req.door.clone(),
+        req.scan_id.clone(),
+    )
+}
+
+/// A rejection with no reason yet, for a scan at `session` through `door`;
+/// deciding fills in the rest.
+fn answer_to(
+    session: Option<String>,
+    door: Option<String>,
+    scan_id: Option<String>,
+) -> CheckinAnswer {
     CheckinAnswer {
         status: CheckinStatus::Rejected,
         reason: None,
         warning: None,
         participant: None,
-        session: req.session.as_ref().map(|s| s.slug.clone()),
-        door: req.door.clone(),
+        session,
+        door,
         checked_in_at: None,
         first_checked_in_at: None,
         first_checked_in_local: None,
         first_door: None,
-        scan_id: req.scan_id.clone(),
+        scan_id,
     }
+}
+
+/// Makes `answer` an acceptance counted at `at`.
+fn accept(answer: &mut CheckinAnswer, at: i64) {
+    answer.status = CheckinStatus::Accepted;
+    answer.checked_in_at = Some(timefmt::rfc3339(at));
 }
 
 /// Why this participant may not come in here now, if they may not; the
@@ -653,22 +672,17 @@ fn stored_answers(
     for logged in bare {
         let status = logged_word(&logged.outcome)?;
         let reason = logged.reason.as_deref().map(logged_word).transpose()?;
-        let answer = CheckinAnswer {
-            status,
-            reason,
-            warning: None,
-            participant: logged
-                .participant_id
-                .and_then(|id| people.get(&id))
-                .map(card),
-            session: logged.session_id.and_then(|id| sessions.get(&id).cloned()),
-            door: logged.door,
-            checked_in_at: (status == CheckinStatus::Accepted).then(|| timefmt::rfc3339(logged.at)),
-            first_checked_in_at: None,
-            first_checked_in_local: None,
-            first_door: None,
-            scan_id: logged.scan_id.clone(),
-        };
+        let session = logged.session_id.and_then(|id| sessions.get(&id).cloned());
+        let mut answer = answer_to(session, logged.door, logged.scan_id.clone());
+        answer.reason = reason;
+        answer.participant = logged
+            .participant_id
+            .and_then(|id| people.get(&id))
+            .map(card);
+        match status {
+            CheckinStatus::Accepted => accept(&mut answer, logged.at),
+            other => answer.status = other,
+        }
         answers.insert(logged.scan_id.unwrap_or_default(), answer);
     }
     Ok(answers)
@@ -851,8 +865,7 @@ fn decide(
             ))
             .execute(conn)?;
             if upgraded == 1 {
-                answer.status = CheckinStatus::Accepted;
-                answer.checked_in_at = Some(timefmt::rfc3339(req.now));
+                accept(&mut answer, req.now);
                 answer.warning = Some("Was following online: now counted in person.".to_string());
                 return Ok((answer, Some(p.id)));
             }
@@ -897,8 +910,7 @@ fn decide(
         },
     )?;
     if counted {
-        answer.status = CheckinStatus::Accepted;
-        answer.checked_in_at = Some(timefmt::rfc3339(req.now));
+        accept(&mut answer, req.now);
         if online_registrant {
             answer.warning = Some(CAME_IN_PERSON.to_string());
         }
