@@ -93,22 +93,26 @@ pub fn record_scans(
     }));
     let tokens = super::tokens::authenticate_many(conn, &hashes, now)?;
     let slugs = distinct(scans.iter().map(|s| s.event_slug.as_str()));
-    let events: Vec<Event> = super::schema::events::table
-        .filter(in_batch(super::schema::events::slug, slugs))
-        .select(Event::as_select())
-        .load(conn)?;
+    let events: Vec<Event> = crate::load_direct!(
+        conn,
+        super::schema::events::table
+            .filter(in_batch(super::schema::events::slug, slugs))
+            .select(Event::as_select())
+    )?;
     let session_slugs = distinct(scans.iter().filter_map(|s| s.session_slug.as_deref()));
     let sessions: Vec<AgendaSession> = if session_slugs.is_empty() {
         Vec::new()
     } else {
-        agenda_sessions::table
-            .filter(in_batch(
-                agenda_sessions::event_id,
-                events.iter().map(|e| e.id).collect(),
-            ))
-            .filter(in_batch(agenda_sessions::slug, session_slugs))
-            .select(AgendaSession::as_select())
-            .load(conn)?
+        crate::load_direct!(
+            conn,
+            agenda_sessions::table
+                .filter(in_batch(
+                    agenda_sessions::event_id,
+                    events.iter().map(|e| e.id).collect(),
+                ))
+                .filter(in_batch(agenda_sessions::slug, session_slugs))
+                .select(AgendaSession::as_select())
+        )?
     };
 
     let mut outcomes: Vec<Option<ScanOutcome>> = Vec::with_capacity(scans.len());
@@ -311,26 +315,29 @@ impl BatchState {
             .collect();
         let mut found: Vec<Participant> = Vec::new();
         if !codes.is_empty() {
-            found.extend(
+            let by_code: Vec<Participant> = crate::load_direct!(
+                conn,
                 participants::table
                     .filter(in_batch(participants::checkin_code, codes))
                     .select(Participant::as_select())
-                    .load(conn)?,
-            );
+            )?;
+            found.extend(by_code);
         }
         if !ids.is_empty() {
-            found.extend(
+            let by_id: Vec<Participant> = crate::load_direct!(
+                conn,
                 participants::table
                     .filter(in_batch(participants::id, ids))
                     .select(Participant::as_select())
-                    .load(conn)?,
-            );
+            )?;
+            found.extend(by_id);
         }
         let people: Vec<i32> = found.iter().map(|p| p.id).collect();
         let mut registered = HashSet::new();
         let mut prior = HashMap::new();
         if !people.is_empty() {
-            registered.extend(
+            let seats: Vec<(i32, i32)> = crate::load_direct!(
+                conn,
                 participant_sessions::table
                     .filter(in_batch(
                         participant_sessions::participant_id,
@@ -340,16 +347,18 @@ impl BatchState {
                         participant_sessions::participant_id,
                         participant_sessions::session_id,
                     ))
-                    .load::<(i32, i32)>(conn)?,
-            );
-            let records: Vec<(i32, Option<i32>, Prior)> = att::table
-                .filter(in_batch(att::participant_id, people))
-                .select((
-                    att::participant_id,
-                    att::session_id,
-                    (att::id, att::mode, att::door, att::recorded_at),
-                ))
-                .load(conn)?;
+            )?;
+            registered.extend(seats);
+            let records: Vec<(i32, Option<i32>, Prior)> = crate::load_direct!(
+                conn,
+                att::table
+                    .filter(in_batch(att::participant_id, people))
+                    .select((
+                        att::participant_id,
+                        att::session_id,
+                        (att::id, att::mode, att::door, att::recorded_at),
+                    ))
+            )?;
             prior.extend(records.into_iter().map(|(p, s, record)| ((p, s), record)));
         }
         let mut by_code = HashMap::new();
@@ -630,20 +639,22 @@ fn stored_answers(
     event_id: i32,
     scan_ids: Vec<&str>,
 ) -> Result<HashMap<String, CheckinAnswer>, DbError> {
-    let logged: Vec<LoggedScan> = checkin_log::table
-        .filter(checkin_log::event_id.eq(event_id))
-        .filter(in_batch(checkin_log::scan_id, scan_ids))
-        .select((
-            checkin_log::scan_id,
-            checkin_log::answer,
-            checkin_log::outcome,
-            checkin_log::reason,
-            checkin_log::session_id,
-            checkin_log::participant_id,
-            checkin_log::door,
-            checkin_log::at,
-        ))
-        .load(conn)?;
+    let logged: Vec<LoggedScan> = crate::load_direct!(
+        conn,
+        checkin_log::table
+            .filter(checkin_log::event_id.eq(event_id))
+            .filter(in_batch(checkin_log::scan_id, scan_ids))
+            .select((
+                checkin_log::scan_id,
+                checkin_log::answer,
+                checkin_log::outcome,
+                checkin_log::reason,
+                checkin_log::session_id,
+                checkin_log::participant_id,
+                checkin_log::door,
+                checkin_log::at,
+            ))
+    )?;
     let (whole, bare): (Vec<LoggedScan>, Vec<LoggedScan>) =
         logged.into_iter().partition(|l| !l.answer.is_empty());
     let mut answers = HashMap::with_capacity(whole.len() + bare.len());

@@ -49,6 +49,19 @@ macro_rules! with_backend {
     };
 }
 
+/// `query.load(conn)`, run on the concrete connection inside a
+/// [`DbConnection`]. For the door writer's reads, which run for every batch:
+/// through `MultiConnection`, diesel writes a statement's SQL out again on
+/// each pass over it (to check it may be cached, to bind its values), even
+/// when the statement is prepared already. That was a tenth of the writer's
+/// instructions in batches of eight (BENCHMARKS.md history 28).
+#[macro_export]
+macro_rules! load_direct {
+    ($conn:expr, $query:expr) => {
+        $crate::with_backend!($conn, |c| diesel::RunQueryDsl::load($query, c))
+    };
+}
+
 /// Where the data lives, parsed once from `ROLLCALL_DATABASE_URL`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DatabaseUrl {

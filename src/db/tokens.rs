@@ -82,11 +82,13 @@ pub fn authenticate_many(
     if token_hashes.is_empty() {
         return Ok(found);
     }
-    let tokens: Vec<(String, DeviceToken)> = device_tokens::table
-        .filter(in_batch(device_tokens::token_hash, token_hashes.to_vec()))
-        .filter(device_tokens::revoked_at.is_null())
-        .select((device_tokens::token_hash, DeviceToken::as_select()))
-        .load(conn)?;
+    let tokens: Vec<(String, DeviceToken)> = crate::load_direct!(
+        conn,
+        device_tokens::table
+            .filter(in_batch(device_tokens::token_hash, token_hashes.to_vec()))
+            .filter(device_tokens::revoked_at.is_null())
+            .select((device_tokens::token_hash, DeviceToken::as_select()))
+    )?;
     let ids: Vec<i32> = tokens.iter().map(|(_, t)| t.id).collect();
     let stale: Vec<i32> = tokens
         .iter()
@@ -101,13 +103,15 @@ pub fn authenticate_many(
             .set(device_tokens::last_used_at.eq(Some(now)))
             .execute(conn)?;
     }
-    let limits: Vec<(i32, i32)> = device_token_sessions::table
-        .filter(in_batch(device_token_sessions::token_id, ids))
-        .select((
-            device_token_sessions::token_id,
-            device_token_sessions::session_id,
-        ))
-        .load(conn)?;
+    let limits: Vec<(i32, i32)> = crate::load_direct!(
+        conn,
+        device_token_sessions::table
+            .filter(in_batch(device_token_sessions::token_id, ids))
+            .select((
+                device_token_sessions::token_id,
+                device_token_sessions::session_id,
+            ))
+    )?;
     for (hash, token) in tokens {
         let sessions = limits
             .iter()
