@@ -99,7 +99,8 @@ fn serve(threads: usize, bytes: usize) -> anyhow::Result<()> {
             for writer in writers {
                 all.extend(writer.await?);
             }
-            *sinks.lock().unwrap_or_else(|e| e.into_inner()) = all;
+            // Put back, beside any socket that connected meanwhile.
+            sinks.lock().unwrap_or_else(|e| e.into_inner()).extend(all);
             let mut out = tokio::io::stdout();
             out.write_all(b"written\n").await?;
             out.flush().await?;
