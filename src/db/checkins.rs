@@ -724,11 +724,7 @@ fn write_log(
             door: req.door.as_deref(),
             actor: &req.actor,
             action: action_of(req),
-            outcome: match answer.status {
-                CheckinStatus::Accepted => "accepted",
-                CheckinStatus::Duplicate => "duplicate",
-                CheckinStatus::Rejected => "rejected",
-            },
+            outcome: answer.status.as_str(),
             reason: answer.reason.map(RejectReason::as_str),
             // Kept for replaying a retry, which only a scan id makes
             // possible. A plain acceptance is told again from the row

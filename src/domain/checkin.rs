@@ -13,6 +13,17 @@ pub enum CheckinStatus {
     Rejected,
 }
 
+impl CheckinStatus {
+    /// The word the API, the check-in log and the metrics use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckinStatus::Accepted => "accepted",
+            CheckinStatus::Duplicate => "duplicate",
+            CheckinStatus::Rejected => "rejected",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RejectReason {
@@ -69,4 +80,35 @@ pub struct CheckinAnswer {
     pub first_checked_in_local: Option<String>,
     pub first_door: Option<String>,
     pub scan_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CheckinStatus, RejectReason};
+
+    /// The log stores `as_str`'s words and reads them back through serde
+    /// (`db::checkins::stored_answers`): the two must agree.
+    #[test]
+    fn the_logged_words_are_the_api_words() {
+        for status in [
+            CheckinStatus::Accepted,
+            CheckinStatus::Duplicate,
+            CheckinStatus::Rejected,
+        ] {
+            let word = serde_json::to_string(&status).unwrap();
+            assert_eq!(word, format!("\"{}\"", status.as_str()));
+        }
+        for reason in [
+            RejectReason::UnknownCode,
+            RejectReason::Cancelled,
+            RejectReason::NotRegisteredForSession,
+            RejectReason::MembersOnly,
+            RejectReason::SessionNotOpen,
+            RejectReason::SessionFull,
+            RejectReason::WrongEvent,
+        ] {
+            let word = serde_json::to_string(&reason).unwrap();
+            assert_eq!(word, format!("\"{}\"", reason.as_str()));
+        }
+    }
 }

@@ -121,13 +121,8 @@ pub async fn create(
                 }
                 ScanRefusal::Forbidden(why) => ApiError::Forbidden(why.into()),
             })?;
-    let outcome = match answer.status {
-        CheckinStatus::Accepted => "accepted",
-        CheckinStatus::Duplicate => "duplicate",
-        CheckinStatus::Rejected => "rejected",
-    };
     let reason = answer.reason.map_or("", |r| r.as_str());
-    state.metrics.checkin(outcome, reason);
+    state.metrics.checkin(answer.status.as_str(), reason);
     if answer.status == CheckinStatus::Accepted {
         state.live.changed(event_id);
     }
