@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Debug, Default, serde::Serialize)]
@@ -51,14 +50,6 @@ fn attended_total(message: &str) -> Option<i64> {
     digits.parse().ok()
 }
 
-/// tungstenite zero-fills its whole read buffer before every read
-/// (snapview/tungstenite-rs#547): at the default 128 KiB that was an eighth
-/// of the machine's CPU at 10,000 dashboards, spent by the client. A browser
-/// pays nothing like it, and updates are ~2 KB, so a small buffer.
-fn socket_config() -> WebSocketConfig {
-    WebSocketConfig::default().read_buffer_size(8 * 1024)
-}
-
 /// Answer times of accepted scans, in µs since `start`, by the order they
 /// were answered (1-based); 0 until answered.
 struct Answers {
@@ -76,9 +67,9 @@ struct Learned {
 }
 
 /// What one dashboard saw. Its latencies are worked out after the run: a
-/// shared histogram taken per update (a hundred samples each at 10,000
-/// dashboards) was the client's busiest lock, and its CPU counts against
-/// the server on two shared cores.
+/// shared histogram locked per update to record a hundred samples (at
+/// 10,000 dashboards, 2 % of the machine's CPU) ran while the server was
+/// measured, and the client's CPU counts against it on two shared cores.
 #[derive(Default)]
 struct Dashboard {
     /// Accepted scans counted in what it holds; `None` if it never got a
@@ -154,9 +145,12 @@ pub async fn run(
             if let Ok(value) = format!("Bearer {token}").parse() {
                 request.headers_mut().insert("authorization", value);
             }
-            let Ok((mut socket, _)) =
-                tokio_tungstenite::connect_async_with_config(request, Some(socket_config()), false)
-                    .await
+            let Ok((mut socket, _)) = tokio_tungstenite::connect_async_with_config(
+                request,
+                Some(crate::dashboard_socket::config()),
+                false,
+            )
+            .await
             else {
                 let _ = ready.send(false).await;
                 return Dashboard::default();

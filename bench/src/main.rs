@@ -2,6 +2,7 @@
 //! on loopback, drives it over real HTTP and WebSocket connections, and
 //! prints a table (and writes JSON) of what it measured. See BENCHMARKS.md.
 
+mod dashboard_socket;
 mod fanout;
 mod http;
 mod seed;

@@ -23,8 +23,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
+
+#[path = "../dashboard_socket.rs"]
+mod dashboard_socket;
 
 #[derive(Parser)]
 struct Args {
@@ -149,11 +151,10 @@ fn drive(args: &Args) -> anyhow::Result<()> {
             connected.push(tokio::spawn(async move {
                 let permit = connecting.acquire().await;
                 let stream = TcpStream::connect(("127.0.0.1", port)).await?;
-                let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
                 let (mut socket, _) = tokio_tungstenite::client_async_with_config(
                     format!("ws://127.0.0.1:{port}/"),
                     stream,
-                    Some(config),
+                    Some(dashboard_socket::config()),
                 )
                 .await?;
                 drop(permit);
