@@ -32,7 +32,11 @@ const TICK: Duration = Duration::from_millis(100);
 /// after waiting this many times as long as the last computation took:
 /// with 10,000 dashboards on PostgreSQL, recomputing every tick took the
 /// CPU the doors' check-ins need (their p99 went from 50 to 160-270 ms).
-const COMPUTE_SPACING: u32 = 5;
+/// Twice, not more: a computation is only started at a tick, so on
+/// PostgreSQL (four queries of 4-5 ms each for 10,000 participants) five
+/// times skipped every other tick and dashboards got numbers 200 ms
+/// old (fan-out p99 244-298 ms against 212-247 ms with two; BENCHMARKS.md).
+const COMPUTE_SPACING: u32 = 2;
 /// Recompute even without changes this often: "the last hour" slides.
 const REFRESH: Duration = Duration::from_secs(15);
 /// The names of recent check-ins go out at most this often: in a door rush
