@@ -20,6 +20,7 @@ use crate::timefmt;
 use diesel::prelude::*;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// Who is being checked in: a scanned code, or a person picked by name
 /// (manual check-in for a forgotten phone).
@@ -32,14 +33,16 @@ pub enum Subject {
 }
 
 pub struct CheckinRequest {
-    pub event: Event,
+    /// Shared by every scan of the batch for this event (one door's
+    /// batch names one event): no copy of its strings per scan.
+    pub event: Arc<Event>,
     /// `None`: entry to the event itself.
-    pub session: Option<AgendaSession>,
+    pub session: Option<Arc<AgendaSession>>,
     pub subject: Subject,
     pub door: Option<String>,
     pub scan_id: Option<String>,
     /// Device label or staff username, for the log.
-    pub actor: String,
+    pub actor: Arc<str>,
     pub now: i64,
 }
 
@@ -99,6 +102,7 @@ pub fn record_scans(
             .filter(in_batch(super::schema::events::slug, slugs))
             .select(Event::as_select())
     )?;
+    let events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
     let session_slugs = distinct(scans.iter().filter_map(|s| s.session_slug.as_deref()));
     let sessions: Vec<AgendaSession> = if session_slugs.is_empty() {
         Vec::new()
@@ -115,30 +119,41 @@ pub fn record_scans(
         )?
     };
 
+    let sessions: Vec<Arc<AgendaSession>> = sessions.into_iter().map(Arc::new).collect();
+    // A door token's caller, with its name for the log, once per batch.
+    let mut devices: HashMap<&str, Option<(Caller, Arc<str>)>> = HashMap::new();
+
     let mut outcomes: Vec<Option<ScanOutcome>> = Vec::with_capacity(scans.len());
     let mut requests = Vec::new();
     for scan in scans {
-        let caller = match &scan.who {
-            Who::Staff(caller) => caller.clone(),
-            Who::Device { token_hash } => match tokens.get(token_hash) {
-                Some((token, session_ids)) => match TokenRole::parse(&token.role) {
-                    Ok(role) => Caller::Device {
+        let staff;
+        let (caller, actor) = match &scan.who {
+            Who::Staff(caller) => {
+                staff = (caller.clone(), Arc::from(caller.actor()));
+                (&staff.0, &staff.1)
+            }
+            Who::Device { token_hash } => {
+                let device = devices.entry(token_hash).or_insert_with(|| {
+                    let (token, session_ids) = tokens.get(token_hash)?;
+                    let role = TokenRole::parse(&token.role).ok()?;
+                    let caller = Caller::Device {
                         token_id: token.id,
                         label: token.label.clone(),
                         role,
                         event_id: token.event_id,
                         session_ids: session_ids.clone(),
-                    },
-                    Err(_) => {
+                    };
+                    let actor = Arc::from(caller.actor());
+                    Some((caller, actor))
+                });
+                match device {
+                    Some((caller, actor)) => (&*caller, &*actor),
+                    None => {
                         outcomes.push(Some(Err(ScanRefusal::Unauthorized)));
                         continue;
                     }
-                },
-                None => {
-                    outcomes.push(Some(Err(ScanRefusal::Unauthorized)));
-                    continue;
                 }
-            },
+            }
         };
         let Some(event) = events.iter().find(|e| e.slug == scan.event_slug) else {
             outcomes.push(Some(Err(ScanRefusal::NoSuchEvent)));
@@ -176,7 +191,7 @@ pub fn record_scans(
             subject: scan.subject.clone(),
             door: scan.door.clone(),
             scan_id: scan.scan_id.clone(),
-            actor: caller.actor(),
+            actor: actor.clone(),
             now: scan.now,
         });
     }
@@ -223,8 +238,8 @@ pub fn record_batch(
     super::keyed_write_transaction(conn, load, |conn, mut batch| {
         let mut answers: Vec<CheckinAnswer> = Vec::with_capacity(requests.len());
         for (index, req) in requests.iter().enumerate() {
-            if let Some(stored) = batch.replay(req) {
-                answers.push(stored);
+            if let Some(given) = batch.replay(req, &answers) {
+                answers.push(given);
                 continue;
             }
             let (answer, participant_id) = match batch.quick_decision(req) {
@@ -241,7 +256,7 @@ pub fn record_batch(
                     decided
                 }
             };
-            batch.note_answer(req, &answer);
+            batch.note_answer(req, index);
             batch.log.push((index, participant_id));
             answers.push(answer);
         }
@@ -259,10 +274,12 @@ pub fn record_batch(
 }
 
 /// What a batch knows up front, read with one query per table.
-struct BatchState {
-    /// Answers already given, by (event, scan id): stored ones, and those
-    /// given earlier in this batch.
-    answered: HashMap<(i32, String), CheckinAnswer>,
+struct BatchState<'r> {
+    /// Answers given before this batch, by event and scan id (a retry).
+    stored: HashMap<i32, HashMap<String, CheckinAnswer>>,
+    /// Answers given earlier in this batch, by event and scan id: indexes
+    /// into its answers, so that none is copied unless a retry needs it.
+    given: HashMap<(i32, &'r str), usize>,
     /// Participant ids by check-in code, and the participants by id.
     by_code: HashMap<String, i32>,
     by_id: HashMap<i32, Participant>,
@@ -276,12 +293,12 @@ struct BatchState {
     log: Vec<(usize, Option<i32>)>,
 }
 
-impl BatchState {
+impl<'r> BatchState<'r> {
     fn load(conn: &mut DbConnection, requests: &[CheckinRequest]) -> Result<Self, DbError> {
         // Answers already given, looked up one event at a time (a batch
         // nearly always has one) so that both columns of the log's
         // (event_id, scan_id) index are equalities.
-        let mut answered = HashMap::new();
+        let mut stored: HashMap<i32, HashMap<String, CheckinAnswer>> = HashMap::new();
         let mut events: Vec<i32> = requests.iter().map(|r| r.event.id).collect();
         events.sort_unstable();
         events.dedup();
@@ -294,8 +311,9 @@ impl BatchState {
             if scan_ids.is_empty() {
                 continue;
             }
-            for (scan_id, answer) in stored_answers(conn, event_id, scan_ids)? {
-                answered.insert((event_id, scan_id), answer);
+            let found = stored_answers(conn, event_id, scan_ids)?;
+            if !found.is_empty() {
+                stored.insert(event_id, found);
             }
         }
 
@@ -368,7 +386,8 @@ impl BatchState {
             by_id.insert(p.id, p);
         }
         Ok(Self {
-            answered,
+            stored,
+            given: HashMap::new(),
             by_code,
             by_id,
             registered,
@@ -378,15 +397,19 @@ impl BatchState {
         })
     }
 
-    fn replay(&self, req: &CheckinRequest) -> Option<CheckinAnswer> {
-        let scan_id = req.scan_id.as_ref()?;
-        self.answered.get(&(req.event.id, scan_id.clone())).cloned()
+    /// The answer a scan id was given already, before or in this batch.
+    fn replay(&self, req: &CheckinRequest, answers: &[CheckinAnswer]) -> Option<CheckinAnswer> {
+        let scan_id = req.scan_id.as_deref()?;
+        match self.given.get(&(req.event.id, scan_id)) {
+            Some(&index) => answers.get(index).cloned(),
+            None => self.stored.get(&req.event.id)?.get(scan_id).cloned(),
+        }
     }
 
-    fn note_answer(&mut self, req: &CheckinRequest, answer: &CheckinAnswer) {
-        if let Some(scan_id) = &req.scan_id {
-            self.answered
-                .insert((req.event.id, scan_id.clone()), answer.clone());
+    /// `req`'s answer is `answers[index]`: a retry later in the batch gets it.
+    fn note_answer(&mut self, req: &'r CheckinRequest, index: usize) {
+        if let Some(scan_id) = req.scan_id.as_deref() {
+            self.given.insert((req.event.id, scan_id), index);
         }
     }
 
@@ -504,7 +527,7 @@ impl BatchState {
                 mode: AttendanceMode::Offline.as_str(),
                 source: source_of(req).as_str(),
                 door: req.door.as_deref(),
-                recorded_by: Some(&req.actor),
+                recorded_by: Some(&*req.actor),
                 recorded_at: req.now,
             });
         }
@@ -517,8 +540,8 @@ impl BatchState {
         for (participant_id, index) in people {
             let req = &requests[index];
             if !inserted.contains(&(participant_id, req.session.as_ref().map(|s| s.id))) {
+                // A retry later in the batch reads it here (`given`).
                 let (answer, _) = decide(conn, req)?;
-                self.note_answer(req, &answer);
                 answers[index] = answer;
             }
         }
@@ -867,7 +890,7 @@ fn decide(
                 att::mode.eq(AttendanceMode::Offline.as_str()),
                 att::source.eq(source_of(req).as_str()),
                 att::door.eq(req.door.as_deref()),
-                att::recorded_by.eq(Some(&req.actor)),
+                att::recorded_by.eq(Some(&*req.actor)),
                 att::recorded_at.eq(req.now),
             ))
             .execute(conn)?;
@@ -912,7 +935,7 @@ fn decide(
             mode: AttendanceMode::Offline,
             source: source_of(req),
             door: req.door.as_deref(),
-            recorded_by: Some(&req.actor),
+            recorded_by: Some(&*req.actor),
             recorded_at: req.now,
         },
     )?;

@@ -574,8 +574,8 @@ async fn a_batch_answers_each_scan_as_if_it_were_alone() {
                         session: &rollcall::db::events::AgendaSession,
                         scan_id: Option<&str>| {
                 CheckinRequest {
-                    event: event.clone(),
-                    session: Some(session.clone()),
+                    event: event.clone().into(),
+                    session: Some(session.clone().into()),
                     subject: Subject::Code(CheckinCode::parse(code).ok()),
                     door: Some("North".into()),
                     scan_id: scan_id.map(str::to_string),
@@ -647,7 +647,7 @@ async fn a_scan_id_is_replayed_only_at_the_event_that_answered_it() {
             let elsewhere = rollcall::db::events::find_event(conn, "elsewhere")?.unwrap();
             let scan =
                 |event: &rollcall::db::events::Event, code: &str, scan_id: &str| CheckinRequest {
-                    event: event.clone(),
+                    event: event.clone().into(),
                     session: None,
                     subject: Subject::Code(CheckinCode::parse(code).ok()),
                     door: Some("North".into()),
