@@ -38,7 +38,7 @@ fn display_name(long_name: &str) -> String {
 }
 
 /// The same list sorted by code, for lookups: every door answer names the
-/// person's country, and a walk through the whole list was 4 % of the door
+/// person's country, and a walk through the whole list was 3 % of the door
 /// writer's instructions (BENCHMARKS.md history 30).
 fn by_code() -> &'static [Country] {
     static BY_CODE: OnceLock<Vec<Country>> = OnceLock::new();
