@@ -17,6 +17,7 @@ pub mod secrets;
 pub mod staff;
 pub mod stats;
 pub mod tokens;
+mod wal_writes;
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
@@ -136,6 +137,10 @@ impl ManageConnection for ConnectionManager {
                 .map(DbConnection::Postgresql)
                 .map_err(r2d2::Error::ConnectionError),
             DatabaseUrl::Sqlite(path) => {
+                // WAL frames reach the file in one write per commit.
+                wal_writes::install().map_err(|reason| {
+                    r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(reason))
+                })?;
                 let mut conn =
                     SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
                 // Pragmas are per connection. busy_timeout comes first so the
