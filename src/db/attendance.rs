@@ -1,11 +1,14 @@
 //! Attendance records: who was at which session, how, and when.
 
-use super::fixed_chunks::{chunk_writer, write_in_chunks};
+use super::fixed_chunks::{write_in_chunks, ChunkWriter};
 use super::schema::attendance;
 use super::{DbConnection, DbError};
 use crate::domain::{AttendanceMode, AttendanceSource};
 use crate::with_backend;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+use diesel::sqlite::Sqlite;
 
 pub struct NewAttendance<'a> {
     pub event_id: i32,
@@ -46,16 +49,114 @@ pub(super) fn insert_new(
     Ok(inserted.concat())
 }
 
-chunk_writer!(
-    InsertNew,
-    AttendanceRow<'_>,
-    Vec<(i32, Option<i32>)>,
-    |c, rows| diesel::insert_into(attendance::table)
-        .values(rows)
-        .on_conflict_do_nothing()
-        .returning((attendance::participant_id, attendance::session_id))
-        .get_results(c)
-);
+struct InsertNew<'c>(&'c mut DbConnection);
+
+impl<'r> ChunkWriter<AttendanceRow<'r>> for InsertNew<'_> {
+    type Written = Vec<(i32, Option<i32>)>;
+
+    fn connection(&mut self) -> &mut DbConnection {
+        self.0
+    }
+
+    fn write<const N: usize>(
+        &mut self,
+        rows: &[AttendanceRow<'r>; N],
+    ) -> Result<Self::Written, DbError> {
+        Ok(match &mut *self.0 {
+            DbConnection::Sqlite(c) => InsertOrFail(rows).get_results(c)?,
+            DbConnection::Postgresql(c) => insert_new_statement!(rows).get_results(c)?,
+        })
+    }
+
+    fn write_all(&mut self, rows: &[AttendanceRow<'r>]) -> Result<Self::Written, DbError> {
+        Ok(with_backend!(&mut *self.0, |c| insert_new_statement!(
+            rows
+        )
+        .get_results(c))?)
+    }
+}
+
+/// The rows whose (person, session) has no record yet, with the pairs that
+/// were new coming back.
+macro_rules! insert_new_statement {
+    ($rows:expr) => {
+        diesel::insert_into(attendance::table)
+            .values($rows)
+            .on_conflict_do_nothing()
+            .returning((attendance::participant_id, attendance::session_id))
+    };
+}
+use insert_new_statement;
+
+/// The same insert for SQLite, as `INSERT OR FAIL`. With SQLite's default
+/// (abort the statement), a multi-row insert with triggers first copies
+/// every page it will change into a statement journal, so that it can undo
+/// itself half way; with FAIL (and attendance's foreign keys deferred to
+/// COMMIT) nothing can stop it half way and the journal is skipped: ~30
+/// pages of 4 KiB a door batch (BENCHMARKS.md history 31). A row that does
+/// fail still fails the whole transaction, because the caller's
+/// transaction rolls back on any error. Diesel can't say OR FAIL, and its
+/// upserts are looked up in its statement cache by their SQL text; this
+/// one is keyed by its type, so it is written out only when prepared.
+struct InsertOrFail<'a, 'r, const N: usize>(&'a [AttendanceRow<'r>; N]);
+
+impl<const N: usize> QueryId for InsertOrFail<'_, '_, N> {
+    type QueryId = InsertOrFail<'static, 'static, N>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<const N: usize> Query for InsertOrFail<'_, '_, N> {
+    type SqlType = (Integer, Nullable<Integer>);
+}
+
+impl<const N: usize> RunQueryDsl<SqliteConnection> for InsertOrFail<'_, '_, N> {}
+
+impl<const N: usize> QueryFragment<Sqlite> for InsertOrFail<'_, '_, N> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        use attendance::*;
+        out.push_sql("INSERT OR FAIL INTO ");
+        table.walk_ast(out.reborrow())?;
+        let columns = [
+            event_id::NAME,
+            participant_id::NAME,
+            session_id::NAME,
+            mode::NAME,
+            source::NAME,
+            door::NAME,
+            recorded_by::NAME,
+            recorded_at::NAME,
+        ];
+        for (i, column) in columns.into_iter().enumerate() {
+            out.push_sql(if i == 0 { " (" } else { ", " });
+            out.push_identifier(column)?;
+        }
+        out.push_sql(") VALUES ");
+        for (i, row) in self.0.iter().enumerate() {
+            out.push_sql(if i == 0 { "(" } else { ", (" });
+            out.push_bind_param::<Integer, _>(&row.event_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Integer, _>(&row.participant_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Integer>, _>(&row.session_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.mode)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.source)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(&row.door)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(&row.recorded_by)?;
+            out.push_sql(", ");
+            out.push_bind_param::<BigInt, _>(&row.recorded_at)?;
+            out.push_sql(")");
+        }
+        out.push_sql(" ON CONFLICT DO NOTHING RETURNING ");
+        out.push_identifier(participant_id::NAME)?;
+        out.push_sql(", ");
+        out.push_identifier(session_id::NAME)?;
+        Ok(())
+    }
+}
 
 /// Records attendance unless the person is already counted for that session;
 /// `true` when this call counted them. The unique index decides, so two doors
@@ -76,4 +177,77 @@ pub fn record(conn: &mut DbConnection, new: &NewAttendance) -> Result<bool, DbEr
         .on_conflict_do_nothing()
         .execute(c))?;
     Ok(inserted == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::connection::SimpleConnection;
+
+    fn forum() -> DbConnection {
+        let mut conn = DbConnection::establish(":memory:").unwrap();
+        crate::db::run_migrations(&mut conn).unwrap();
+        conn.batch_execute(
+            "PRAGMA foreign_keys = ON; \
+             INSERT INTO events (id, slug, title, timezone, starts_at, ends_at, created_at) \
+             VALUES (1, 'forum', 'Forum', 'UTC', 0, 100, 0); \
+             INSERT INTO participants (id, event_id, full_name, email, affiliation, country, mode, \
+                                       category, status, checkin_code, page_token, created_at) VALUES \
+             (1, 1, 'A', 'a@x', '', 'DE', 'offline', 'delegate', 'registered', 'c1', 't1', 0), \
+             (2, 1, 'B', 'b@x', '', 'FR', 'offline', 'delegate', 'registered', 'c2', 't2', 0);",
+        )
+        .unwrap();
+        conn
+    }
+
+    fn row(participant_id: i32, mode: &str) -> AttendanceRow<'_> {
+        AttendanceRow {
+            event_id: 1,
+            participant_id,
+            session_id: None,
+            mode,
+            source: "door_scan",
+            door: Some("North"),
+            recorded_by: None,
+            recorded_at: 5,
+        }
+    }
+
+    fn stored(conn: &mut DbConnection) -> i64 {
+        attendance::table.count().get_result(conn).unwrap()
+    }
+
+    /// SQLite inserts a batch with `INSERT OR FAIL`, which keeps the rows
+    /// before a failing one; the batch's transaction must take them back.
+    #[test]
+    fn a_batch_with_one_bad_row_records_none_of_it() {
+        let mut conn = forum();
+        let bad_mode =
+            conn.transaction(|c| insert_new(c, vec![row(1, "offline"), row(2, "radio")]));
+        assert!(bad_mode.is_err());
+        assert_eq!(stored(&mut conn), 0);
+
+        // Someone who isn't there: the deferred key stops the commit.
+        let nobody =
+            conn.transaction(|c| insert_new(c, vec![row(1, "offline"), row(99, "offline")]));
+        assert!(nobody.is_err());
+        assert_eq!(stored(&mut conn), 0);
+
+        let first = conn
+            .transaction(|c| insert_new(c, vec![row(2, "offline"), row(1, "offline")]))
+            .unwrap();
+        assert_eq!(first, vec![(1, None), (2, None)]);
+        let again = conn
+            .transaction(|c| insert_new(c, vec![row(1, "offline"), row(2, "offline")]))
+            .unwrap();
+        assert!(again.is_empty(), "each counts once");
+        assert_eq!(stored(&mut conn), 2);
+        let grid: (i64, i64) =
+            diesel::dsl::sql::<(diesel::sql_types::BigInt, diesel::sql_types::BigInt)>(
+                "SELECT SUM(attended), SUM(in_person) FROM participant_grid",
+            )
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(grid, (2, 2), "the grid's triggers still count");
+    }
 }
