@@ -1,12 +1,12 @@
 //! Attendance records: who was at which session, how, and when.
 
-use super::fixed_chunks::{write_in_chunks, ChunkWriter};
+use super::fixed_chunks::{chunk_writer, insert_head, write_in_chunks, ChunkRow};
 use super::schema::attendance;
 use super::{DbConnection, DbError};
 use crate::domain::{AttendanceMode, AttendanceSource};
 use crate::with_backend;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_builder::AstPass;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use diesel::sqlite::Sqlite;
 
@@ -49,73 +49,31 @@ pub(super) fn insert_new(
     Ok(inserted.concat())
 }
 
-struct InsertNew<'c>(&'c mut DbConnection);
+chunk_writer!(
+    InsertNew,
+    AttendanceRow<'_>,
+    Vec<(i32, Option<i32>)>,
+    get_results,
+    |rows| diesel::insert_into(attendance::table)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .returning((attendance::participant_id, attendance::session_id))
+);
 
-impl<'r> ChunkWriter<AttendanceRow<'r>> for InsertNew<'_> {
-    type Written = Vec<(i32, Option<i32>)>;
-
-    fn connection(&mut self) -> &mut DbConnection {
-        self.0
-    }
-
-    fn write<const N: usize>(
-        &mut self,
-        rows: &[AttendanceRow<'r>; N],
-    ) -> Result<Self::Written, DbError> {
-        Ok(match &mut *self.0 {
-            DbConnection::Sqlite(c) => InsertOrFail(rows).get_results(c)?,
-            DbConnection::Postgresql(c) => insert_new_statement!(rows).get_results(c)?,
-        })
-    }
-
-    fn write_all(&mut self, rows: &[AttendanceRow<'r>]) -> Result<Self::Written, DbError> {
-        Ok(with_backend!(&mut *self.0, |c| insert_new_statement!(
-            rows
-        )
-        .get_results(c))?)
-    }
-}
-
-/// The rows whose (person, session) has no record yet, with the pairs that
-/// were new coming back.
-macro_rules! insert_new_statement {
-    ($rows:expr) => {
-        diesel::insert_into(attendance::table)
-            .values($rows)
-            .on_conflict_do_nothing()
-            .returning((attendance::participant_id, attendance::session_id))
-    };
-}
-use insert_new_statement;
-
-/// The same insert for SQLite, as `INSERT OR FAIL`. With SQLite's default
+/// On SQLite the rows go in with `INSERT OR FAIL`. With SQLite's default
 /// (abort the statement), a multi-row insert with triggers first copies
 /// every page it will change into a statement journal, so that it can undo
 /// itself half way; with FAIL (and attendance's foreign keys deferred to
 /// COMMIT) nothing can stop it half way and the journal is skipped: ~30
 /// pages of 4 KiB a door batch (BENCHMARKS.md history 31). A row that does
-/// fail still fails the whole transaction, because the caller's
-/// transaction rolls back on any error. Diesel can't say OR FAIL, and its
-/// upserts are looked up in its statement cache by their SQL text; this
-/// one is keyed by its type, so it is written out only when prepared.
-struct InsertOrFail<'a, 'r, const N: usize>(&'a [AttendanceRow<'r>; N]);
-
-impl<const N: usize> QueryId for InsertOrFail<'_, '_, N> {
-    type QueryId = InsertOrFail<'static, 'static, N>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl<const N: usize> Query for InsertOrFail<'_, '_, N> {
+/// fail still fails the whole batch: the caller's transaction rolls back
+/// on any error. Diesel can't say OR FAIL, hence [`ChunkRow`].
+impl ChunkRow for AttendanceRow<'_> {
+    type Key = AttendanceRow<'static>;
     type SqlType = (Integer, Nullable<Integer>);
-}
 
-impl<const N: usize> RunQueryDsl<SqliteConnection> for InsertOrFail<'_, '_, N> {}
-
-impl<const N: usize> QueryFragment<Sqlite> for InsertOrFail<'_, '_, N> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+    fn head(out: AstPass<'_, '_, Sqlite>) -> QueryResult<()> {
         use attendance::*;
-        out.push_sql("INSERT OR FAIL INTO ");
-        table.walk_ast(out.reborrow())?;
         let columns = [
             event_id::NAME,
             participant_id::NAME,
@@ -126,35 +84,32 @@ impl<const N: usize> QueryFragment<Sqlite> for InsertOrFail<'_, '_, N> {
             recorded_by::NAME,
             recorded_at::NAME,
         ];
-        for (i, column) in columns.into_iter().enumerate() {
-            out.push_sql(if i == 0 { " (" } else { ", " });
-            out.push_identifier(column)?;
-        }
-        out.push_sql(") VALUES ");
-        for (i, row) in self.0.iter().enumerate() {
-            out.push_sql(if i == 0 { "(" } else { ", (" });
-            out.push_bind_param::<Integer, _>(&row.event_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Integer, _>(&row.participant_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Integer>, _>(&row.session_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.mode)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.source)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Text>, _>(&row.door)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Text>, _>(&row.recorded_by)?;
-            out.push_sql(", ");
-            out.push_bind_param::<BigInt, _>(&row.recorded_at)?;
-            out.push_sql(")");
-        }
-        out.push_sql(" ON CONFLICT DO NOTHING RETURNING ");
-        out.push_identifier(participant_id::NAME)?;
+        insert_head(out, "INSERT OR FAIL", "attendance", &columns)
+    }
+
+    fn values<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_bind_param::<Integer, _>(&self.event_id)?;
         out.push_sql(", ");
-        out.push_identifier(session_id::NAME)?;
-        Ok(())
+        out.push_bind_param::<Integer, _>(&self.participant_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Integer>, _>(&self.session_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.mode)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.source)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.door)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.recorded_by)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&self.recorded_at)
+    }
+
+    fn tail(mut out: AstPass<'_, '_, Sqlite>) -> QueryResult<()> {
+        out.push_sql(" ON CONFLICT DO NOTHING RETURNING ");
+        out.push_identifier(attendance::participant_id::NAME)?;
+        out.push_sql(", ");
+        out.push_identifier(attendance::session_id::NAME)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::attendance::{self, NewAttendance};
 use super::events::{AgendaSession, Event};
-use super::fixed_chunks::{chunk_writer, write_in_chunks};
+use super::fixed_chunks::{chunk_writer, insert_head, write_in_chunks, ChunkRow};
 use super::in_batch::in_batch;
 use super::participants::Participant;
 use super::schema::{
@@ -18,6 +18,9 @@ use crate::domain::{
 };
 use crate::timefmt;
 use diesel::prelude::*;
+use diesel::query_builder::AstPass;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+use diesel::sqlite::Sqlite;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -769,12 +772,63 @@ fn write_log(
     Ok(())
 }
 
-chunk_writer!(InsertLog, LogRow<'_>, usize, |c, rows| diesel::insert_into(
-    checkin_log::table
-)
-.values(rows)
-.on_conflict_do_nothing()
-.execute(c));
+chunk_writer!(InsertLog, LogRow<'_>, usize, execute, |rows| {
+    diesel::insert_into(checkin_log::table)
+        .values(rows)
+        .on_conflict_do_nothing()
+});
+
+impl ChunkRow for LogRow<'_> {
+    type Key = LogRow<'static>;
+    type SqlType = ();
+
+    fn head(out: AstPass<'_, '_, Sqlite>) -> QueryResult<()> {
+        use checkin_log::*;
+        let columns = [
+            event_id::NAME,
+            scan_id::NAME,
+            session_id::NAME,
+            participant_id::NAME,
+            door::NAME,
+            actor::NAME,
+            action::NAME,
+            outcome::NAME,
+            reason::NAME,
+            answer::NAME,
+            at::NAME,
+        ];
+        insert_head(out, "INSERT", "checkin_log", &columns)
+    }
+
+    fn values<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_bind_param::<Integer, _>(&self.event_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.scan_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Integer>, _>(&self.session_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Integer>, _>(&self.participant_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.door)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.actor)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.action)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.outcome)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.reason)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.answer)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&self.at)
+    }
+
+    fn tail(mut out: AstPass<'_, '_, Sqlite>) -> QueryResult<()> {
+        out.push_sql(" ON CONFLICT DO NOTHING");
+        Ok(())
+    }
+}
 
 fn find_subject(
     conn: &mut DbConnection,

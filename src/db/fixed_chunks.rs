@@ -1,18 +1,22 @@
-//! Multi-row inserts on SQLite in fixed-size chunks, so diesel keeps their
-//! prepared statements.
+//! Multi-row inserts on SQLite in fixed-size chunks, so their prepared
+//! statements are kept.
 //!
 //! An insert of a slice is new SQL for every length, which diesel marks
 //! unsafe to cache, so it was prepared afresh each batch, triggers
-//! compiled in. An insert of an array `[T; N]` isn't marked, so diesel
-//! keeps its statement (keyed by its SQL: an `ON CONFLICT` insert has no
-//! static query id). SQLite gets the rows in chunks of 256, 128, …, 1: at
-//! most nine statements per batch, each shape prepared once per
-//! connection (10 % fewer instructions per door check-in, BENCHMARKS.md
-//! history 26). PostgreSQL gets one statement per batch as before: there
-//! each statement is a round trip and an executor start-up, and chunks
-//! made its door rush slower.
+//! compiled in. SQLite gets the rows in chunks of 256, 128, …, 1: at most
+//! nine statements per batch, each shape prepared once per connection (10 %
+//! fewer instructions per door check-in, BENCHMARKS.md history 26). Each
+//! chunk is a [`Chunk`]: the statement written by its rows ([`ChunkRow`])
+//! and keyed in diesel's cache by its type, where diesel's own upsert is
+//! looked up by its SQL, written out again for every batch (history 31).
+//! PostgreSQL gets diesel's statement, one per batch as before: there each
+//! statement is a round trip and an executor start-up, and chunks made its
+//! door rush slower.
 
 use super::{DbConnection, DbError};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sqlite::{Sqlite, SqliteConnection};
+use diesel::{QueryResult, RunQueryDsl};
 
 /// The largest chunk `write_in_chunks` has a statement for; more rows go
 /// in several. Tied to the match below, not to the batch size, so a larger
@@ -60,11 +64,11 @@ pub(super) fn write_in_chunks<T, W: ChunkWriter<T>>(
 }
 
 /// Defines `struct $name<'c>(&'c mut DbConnection)`, a [`ChunkWriter`] for
-/// rows of `$row` whose statement is `$statement`, written once with the
-/// concrete connection as `$c` and the rows (an array or a slice) as
-/// `$rows`.
+/// rows of `$row` (a [`ChunkRow`]), run with diesel's `$run` (`execute` or
+/// `get_results`). SQLite gets each chunk as a [`Chunk`]; PostgreSQL gets
+/// `$statement`, diesel's insert of the rows `$rows`.
 macro_rules! chunk_writer {
-    ($name:ident, $row:ty, $written:ty, |$c:ident, $rows:ident| $statement:expr) => {
+    ($name:ident, $row:ty, $written:ty, $run:ident, |$rows:ident| $statement:expr) => {
         struct $name<'c>(&'c mut $crate::db::DbConnection);
 
         impl $crate::db::fixed_chunks::ChunkWriter<$row> for $name<'_> {
@@ -78,16 +82,87 @@ macro_rules! chunk_writer {
                 &mut self,
                 $rows: &[$row; N],
             ) -> Result<$written, $crate::db::DbError> {
-                Ok($crate::with_backend!(&mut *self.0, |$c| $statement)?)
+                use $crate::db::fixed_chunks::Chunk;
+                Ok(match &mut *self.0 {
+                    $crate::db::DbConnection::Sqlite(c) => {
+                        diesel::RunQueryDsl::$run(Chunk($rows), c)?
+                    }
+                    $crate::db::DbConnection::Postgresql(c) => {
+                        diesel::RunQueryDsl::$run($statement, c)?
+                    }
+                })
             }
 
             fn write_all(&mut self, $rows: &[$row]) -> Result<$written, $crate::db::DbError> {
-                Ok($crate::with_backend!(&mut *self.0, |$c| $statement)?)
+                Ok($crate::with_backend!(&mut *self.0, |c| {
+                    diesel::RunQueryDsl::$run($statement, c)
+                })?)
             }
         }
     };
 }
 pub(super) use chunk_writer;
+
+/// A row of a hand-written multi-row SQLite insert ([`Chunk`]).
+pub(super) trait ChunkRow {
+    /// A `'static` stand-in for the row's type: with the chunk's length it
+    /// keys the statement in diesel's cache, so it must differ for every
+    /// statement `head` and `tail` write.
+    type Key: 'static;
+    /// What the statement returns for each row (`()` for nothing).
+    type SqlType;
+    /// `INSERT … INTO table (columns) VALUES `.
+    fn head(out: AstPass<'_, '_, Sqlite>) -> QueryResult<()>;
+    /// The row's values, bound, separated by commas, in `head`'s order.
+    fn values<'b>(&'b self, out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()>;
+    /// What follows the rows: ` ON CONFLICT …`, ` RETURNING …`.
+    fn tail(out: AstPass<'_, '_, Sqlite>) -> QueryResult<()>;
+}
+
+/// `N` rows in one SQLite insert that diesel keeps prepared under its
+/// type: its SQL is written out once, when it is prepared.
+pub(super) struct Chunk<'a, R, const N: usize>(pub &'a [R; N]);
+
+impl<R: ChunkRow, const N: usize> QueryId for Chunk<'_, R, N> {
+    type QueryId = (R::Key, [(); N]);
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<R: ChunkRow, const N: usize> Query for Chunk<'_, R, N> {
+    type SqlType = R::SqlType;
+}
+
+impl<R, const N: usize> RunQueryDsl<SqliteConnection> for Chunk<'_, R, N> {}
+
+impl<R: ChunkRow, const N: usize> QueryFragment<Sqlite> for Chunk<'_, R, N> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        R::head(out.reborrow())?;
+        for (i, row) in self.0.iter().enumerate() {
+            out.push_sql(if i == 0 { "(" } else { ", (" });
+            row.values(out.reborrow())?;
+            out.push_sql(")");
+        }
+        R::tail(out.reborrow())
+    }
+}
+
+/// Writes `verb INTO table (columns) VALUES ` for a [`ChunkRow::head`].
+pub(super) fn insert_head(
+    mut out: AstPass<'_, '_, Sqlite>,
+    verb: &str,
+    table: &str,
+    columns: &[&str],
+) -> QueryResult<()> {
+    out.push_sql(verb);
+    out.push_sql(" INTO ");
+    out.push_identifier(table)?;
+    for (i, column) in columns.iter().enumerate() {
+        out.push_sql(if i == 0 { " (" } else { ", " });
+        out.push_identifier(column)?;
+    }
+    out.push_sql(") VALUES ");
+    Ok(())
+}
 
 fn write_chunk<const N: usize, T, W: ChunkWriter<T>>(
     rest: &mut &[T],
@@ -122,13 +197,27 @@ mod tests {
         id: i32,
     }
 
-    chunk_writer!(InsertSeen, Seen, Vec<i32>, |c, rows| diesel::insert_into(
-        seen::table
-    )
-    .values(rows)
-    .on_conflict_do_nothing()
-    .returning(seen::id)
-    .get_results(c));
+    impl ChunkRow for Seen {
+        type Key = Seen;
+        type SqlType = diesel::sql_types::Integer;
+        fn head(out: AstPass<'_, '_, Sqlite>) -> QueryResult<()> {
+            insert_head(out, "INSERT", "seen", &["id"])
+        }
+        fn values<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+            out.push_bind_param::<diesel::sql_types::Integer, _>(&self.id)
+        }
+        fn tail(mut out: AstPass<'_, '_, Sqlite>) -> QueryResult<()> {
+            out.push_sql(" ON CONFLICT DO NOTHING RETURNING id");
+            Ok(())
+        }
+    }
+
+    chunk_writer!(InsertSeen, Seen, Vec<i32>, get_results, |rows| {
+        diesel::insert_into(seen::table)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(seen::id)
+    });
 
     /// The statements' sizes, as they go to [`InsertSeen`].
     struct Sizes<'c> {
