@@ -6,7 +6,6 @@ use super::attendance::{self, NewAttendance};
 use super::events::{AgendaSession, Event};
 use super::fixed_chunks::{chunk_writer, insert_head, write_in_chunks, ChunkRow};
 use super::in_batch::in_batch;
-use super::participants::Participant;
 use super::schema::{
     agenda_sessions, attendance as att, checkin_log, participant_sessions, participants,
 };
@@ -276,6 +275,29 @@ pub fn record_batch(
     })
 }
 
+/// A participant as the door sees them: what decides the answer and what
+/// the card shows, without the email and the page token (two strings a
+/// check-in fewer to read and copy).
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = participants)]
+struct Entrant {
+    id: i32,
+    event_id: i32,
+    full_name: String,
+    affiliation: String,
+    country: String,
+    mode: String,
+    category: String,
+    status: String,
+    checkin_code: String,
+}
+
+impl Entrant {
+    fn is_cancelled(&self) -> bool {
+        super::participants::is_cancelled(&self.status)
+    }
+}
+
 /// What a batch knows up front, read with one query per table.
 struct BatchState<'r> {
     /// Answers given before this batch, by event and scan id (a retry).
@@ -285,7 +307,7 @@ struct BatchState<'r> {
     given: HashMap<(i32, &'r str), usize>,
     /// Participant ids by check-in code, and the participants by id.
     by_code: HashMap<String, i32>,
-    by_id: HashMap<i32, Participant>,
+    by_id: HashMap<i32, Entrant>,
     /// (participant, session) pairs with a seat.
     registered: HashSet<(i32, i32)>,
     /// The record counting a person for a session (`None`: event entry).
@@ -334,22 +356,22 @@ impl<'r> BatchState<'r> {
                 _ => None,
             })
             .collect();
-        let mut found: Vec<Participant> = Vec::new();
+        let mut found: Vec<Entrant> = Vec::new();
         if !codes.is_empty() {
-            let by_code: Vec<Participant> = crate::load_direct!(
+            let by_code: Vec<Entrant> = crate::load_direct!(
                 conn,
                 participants::table
                     .filter(in_batch(participants::checkin_code, codes))
-                    .select(Participant::as_select())
+                    .select(Entrant::as_select())
             )?;
             found.extend(by_code);
         }
         if !ids.is_empty() {
-            let by_id: Vec<Participant> = crate::load_direct!(
+            let by_id: Vec<Entrant> = crate::load_direct!(
                 conn,
                 participants::table
                     .filter(in_batch(participants::id, ids))
-                    .select(Participant::as_select())
+                    .select(Entrant::as_select())
             )?;
             found.extend(by_id);
         }
@@ -595,7 +617,7 @@ fn accept(answer: &mut CheckinAnswer, at: i64) {
 /// seat there.
 fn refusal(
     req: &CheckinRequest,
-    p: &Participant,
+    p: &Entrant,
     registered: impl FnOnce(i32) -> bool,
 ) -> Option<RejectReason> {
     if p.is_cancelled() {
@@ -692,10 +714,10 @@ fn stored_answers(
     if bare.is_empty() {
         return Ok(answers);
     }
-    let people: HashMap<i32, Participant> = participants::table
+    let people: HashMap<i32, Entrant> = participants::table
         .filter(participants::id.eq_any(bare.iter().filter_map(|l| l.participant_id)))
         .filter(participants::event_id.eq(event_id))
-        .select(Participant::as_select())
+        .select(Entrant::as_select())
         .load(conn)?
         .into_iter()
         .map(|p| (p.id, p))
@@ -830,11 +852,8 @@ impl ChunkRow for LogRow<'_> {
     }
 }
 
-fn find_subject(
-    conn: &mut DbConnection,
-    req: &CheckinRequest,
-) -> Result<Option<Participant>, DbError> {
-    let query = participants::table.select(Participant::as_select());
+fn find_subject(conn: &mut DbConnection, req: &CheckinRequest) -> Result<Option<Entrant>, DbError> {
+    let query = participants::table.select(Entrant::as_select());
     Ok(match &req.subject {
         Subject::Code(None) => None,
         Subject::Code(Some(code)) => query
@@ -849,7 +868,7 @@ fn find_subject(
     })
 }
 
-fn card(p: &Participant) -> ParticipantCard {
+fn card(p: &Entrant) -> ParticipantCard {
     ParticipantCard {
         id: p.id,
         name: p.full_name.clone(),

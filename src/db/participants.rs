@@ -29,8 +29,13 @@ pub struct Participant {
 
 impl Participant {
     pub fn is_cancelled(&self) -> bool {
-        self.status == "cancelled"
+        is_cancelled(&self.status)
     }
+}
+
+/// Whether a participant's `status` column says they cancelled.
+pub(super) fn is_cancelled(status: &str) -> bool {
+    status == "cancelled"
 }
 
 #[derive(Insertable)]
