@@ -197,8 +197,14 @@ unsafe extern "C" fn wal_write(
         let Ok(length) = usize::try_from(amount) else {
             return ffi::SQLITE_IOERR_WRITE;
         };
+        if length == 0 {
+            return ffi::SQLITE_OK;
+        }
         let bytes = std::slice::from_raw_parts(data.cast::<u8>(), length);
         let wal = &mut *file.cast::<WalFile>();
+        // Taken before a flush below clears it: this write is the page
+        // that completes a commit frame wherever it lands.
+        let completes_commit = wal.commit_page_next && length != FRAME_HEADER;
         let end = wal.at + wal.gathered.len() as i64;
         if !wal.gathered.is_empty() && offset != end {
             let rc = write_gathered(file);
@@ -215,7 +221,7 @@ unsafe extern "C" fn wal_write(
             wal.commit_page_next = bytes[4..8] != [0; 4];
             return ffi::SQLITE_OK;
         }
-        if wal.commit_page_next || wal.gathered.len() >= MOST_GATHERED {
+        if completes_commit || wal.gathered.len() >= MOST_GATHERED {
             return write_gathered(file);
         }
         ffi::SQLITE_OK
