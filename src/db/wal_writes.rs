@@ -1,9 +1,9 @@
 //! One write call per commit to SQLite's write-ahead log.
 //!
 //! SQLite writes each WAL frame with two `pwrite`s (the 24-byte frame
-//! header, then the page), so a door batch of ~32 check-ins made ~110 write
-//! calls, and the kernel's per-call and per-page work on them was a sixth
-//! of the door writer's time (BENCHMARKS.md history 31). This module
+//! header, then the page), so a door batch's ~55 frames took ~110 write
+//! calls, and those calls were 15 % of the door writer's samples in a
+//! door rush (BENCHMARKS.md history 31). This module
 //! registers a VFS, the default for every SQLite connection Rollcall opens,
 //! that is SQLite's own `unix` VFS except for WAL files: their writes are
 //! gathered while they append to each other and reach the file in one
