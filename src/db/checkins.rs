@@ -84,11 +84,41 @@ pub type ScanOutcome = Result<(i32, CheckinAnswer), ScanRefusal>;
 
 /// Looks up who sent each scan and where it is for (one query per kind for
 /// the whole batch), checks they may scan there, then decides and records
-/// those that may in one transaction ([`record_batch`]).
+/// those that may (as [`record_batch`] does), all in one transaction: on
+/// SQLite each statement outside one would take and give back its own read
+/// lock.
 pub fn record_scans(
     conn: &mut DbConnection,
     scans: &[ScanRequest],
 ) -> Result<Vec<ScanOutcome>, DbError> {
+    let read = |conn: &mut DbConnection| {
+        let (outcomes, requests) = admit(conn, scans)?;
+        let batch = BatchState::load(conn, &requests)?;
+        Ok::<_, DbError>((outcomes, requests, batch))
+    };
+    super::keyed_write_transaction(conn, read, |conn, (outcomes, requests, batch)| {
+        let mut answers = decide_batch(conn, &requests, batch)?
+            .into_iter()
+            .zip(&requests);
+        outcomes
+            .into_iter()
+            .map(|outcome| match outcome {
+                Some(refused) => Ok(Err(refused)),
+                None => answers
+                    .next()
+                    .map(|(answer, req)| Ok(Ok((req.event.id, answer))))
+                    .unwrap_or_else(|| Err(DbError::Corrupt("a scan lost its answer".into()))),
+            })
+            .collect()
+    })
+}
+
+/// Who sent each scan, and the event and session it names: for each scan
+/// in order, its refusal or `None`; and a request for each `None`.
+fn admit(
+    conn: &mut DbConnection,
+    scans: &[ScanRequest],
+) -> Result<(Vec<Option<ScanRefusal>>, Vec<CheckinRequest>), DbError> {
     let now = scans.iter().map(|s| s.now).max().unwrap_or_default();
     // A batch from one door names the same token, event and session in
     // every scan: each is looked up once, with a short IN list.
@@ -98,14 +128,19 @@ pub fn record_scans(
     }));
     let tokens = super::tokens::authenticate_many(conn, &hashes, now)?;
     let slugs = distinct(scans.iter().map(|s| s.event_slug.as_str()));
-    let events: Vec<Event> = crate::load_direct!(
+    let events: Vec<Event> = crate::load_each_of!(
         conn,
-        super::schema::events::table
-            .filter(in_batch(super::schema::events::slug, slugs))
-            .select(Event::as_select())
+        json_texts,
+        super::schema::events::table,
+        super::schema::events::slug,
+        slugs,
+        |q| q.select(Event::as_select())
     )?;
     let events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
     let session_slugs = distinct(scans.iter().filter_map(|s| s.session_slug.as_deref()));
+    // No `load_each_of!` and no `event_id = ?`: an equality on a bound
+    // value lets SQLite's planner look the value up in ANALYZE's samples,
+    // and then it prepares the statement again for every new value.
     let sessions: Vec<AgendaSession> = if session_slugs.is_empty() {
         Vec::new()
     } else {
@@ -120,12 +155,11 @@ pub fn record_scans(
                 .select(AgendaSession::as_select())
         )?
     };
-
     let sessions: Vec<Arc<AgendaSession>> = sessions.into_iter().map(Arc::new).collect();
     // A door token's caller, with its name for the log, once per batch.
     let mut devices: HashMap<&str, Option<(Caller, Arc<str>)>> = HashMap::new();
 
-    let mut outcomes: Vec<Option<ScanOutcome>> = Vec::with_capacity(scans.len());
+    let mut outcomes: Vec<Option<ScanRefusal>> = Vec::with_capacity(scans.len());
     let mut requests = Vec::new();
     for scan in scans {
         let staff;
@@ -151,14 +185,14 @@ pub fn record_scans(
                 match device {
                     Some((caller, actor)) => (&*caller, &*actor),
                     None => {
-                        outcomes.push(Some(Err(ScanRefusal::Unauthorized)));
+                        outcomes.push(Some(ScanRefusal::Unauthorized));
                         continue;
                     }
                 }
             }
         };
         let Some(event) = events.iter().find(|e| e.slug == scan.event_slug) else {
-            outcomes.push(Some(Err(ScanRefusal::NoSuchEvent)));
+            outcomes.push(Some(ScanRefusal::NoSuchEvent));
             continue;
         };
         let session = match &scan.session_slug {
@@ -169,21 +203,21 @@ pub fn record_scans(
             {
                 Some(session) => Some(session.clone()),
                 None => {
-                    outcomes.push(Some(Err(ScanRefusal::NoSuchSession(slug.clone()))));
+                    outcomes.push(Some(ScanRefusal::NoSuchSession(slug.clone())));
                     continue;
                 }
             },
         };
         if !caller.may(Permission::Scan, Some(event.id)) {
-            outcomes.push(Some(Err(ScanRefusal::Forbidden(
+            outcomes.push(Some(ScanRefusal::Forbidden(
                 "this account or token may not check people in at this event",
-            ))));
+            )));
             continue;
         }
         if !caller.may_scan_session(session.as_ref().map(|s| s.id)) {
-            outcomes.push(Some(Err(ScanRefusal::Forbidden(
+            outcomes.push(Some(ScanRefusal::Forbidden(
                 "this token is limited to other sessions",
-            ))));
+            )));
             continue;
         }
         outcomes.push(None);
@@ -197,17 +231,7 @@ pub fn record_scans(
             now: scan.now,
         });
     }
-    let mut answers = record_batch(conn, &requests)?.into_iter().zip(&requests);
-    outcomes
-        .into_iter()
-        .map(|outcome| match outcome {
-            Some(refused) => Ok(refused),
-            None => answers
-                .next()
-                .map(|(answer, req)| Ok(Ok((req.event.id, answer))))
-                .unwrap_or_else(|| Err(DbError::Corrupt("a scan lost its answer".into()))),
-        })
-        .collect()
+    Ok((outcomes, requests))
 }
 
 /// The names once each, sorted.
@@ -233,46 +257,52 @@ pub fn record_batch(
     conn: &mut DbConnection,
     requests: &[CheckinRequest],
 ) -> Result<Vec<CheckinAnswer>, DbError> {
-    if requests.is_empty() {
-        return Ok(Vec::new());
-    }
     let load = |conn: &mut DbConnection| BatchState::load(conn, requests);
-    super::keyed_write_transaction(conn, load, |conn, mut batch| {
-        let mut answers: Vec<CheckinAnswer> = Vec::with_capacity(requests.len());
-        for (index, req) in requests.iter().enumerate() {
-            if let Some(given) = batch.replay(req, &answers) {
-                answers.push(given);
-                continue;
-            }
-            let (answer, participant_id) = match batch.quick_decision(req) {
-                Some((answer, participant_id)) => {
-                    if answer.status == CheckinStatus::Accepted {
-                        batch.pending.push(index);
-                    }
-                    (answer, participant_id)
-                }
-                None => {
-                    batch.flush(conn, requests, &mut answers)?;
-                    let decided = decide(conn, req)?;
-                    batch.remember(req, &decided.0, decided.1);
-                    decided
-                }
-            };
-            batch.note_answer(req, index);
-            batch.log.push((index, participant_id));
-            answers.push(answer);
-        }
-        batch.flush(conn, requests, &mut answers)?;
-        write_log(conn, requests, &batch.log, &answers)?;
-        let mut told = Vec::new();
-        for (req, answer) in requests.iter().zip(&answers) {
-            if answer.status == CheckinStatus::Accepted && !told.contains(&req.event.id) {
-                super::notify_live(conn, req.event.id)?;
-                told.push(req.event.id);
-            }
-        }
-        Ok(answers)
+    super::keyed_write_transaction(conn, load, |conn, batch| {
+        decide_batch(conn, requests, batch)
     })
+}
+
+/// [`record_batch`] inside its transaction, with what the batch read.
+fn decide_batch<'r>(
+    conn: &mut DbConnection,
+    requests: &'r [CheckinRequest],
+    mut batch: BatchState<'r>,
+) -> Result<Vec<CheckinAnswer>, DbError> {
+    let mut answers: Vec<CheckinAnswer> = Vec::with_capacity(requests.len());
+    for (index, req) in requests.iter().enumerate() {
+        if let Some(given) = batch.replay(req, &answers) {
+            answers.push(given);
+            continue;
+        }
+        let (answer, participant_id) = match batch.quick_decision(req) {
+            Some((answer, participant_id)) => {
+                if answer.status == CheckinStatus::Accepted {
+                    batch.pending.push(index);
+                }
+                (answer, participant_id)
+            }
+            None => {
+                batch.flush(conn, requests, &mut answers)?;
+                let decided = decide(conn, req)?;
+                batch.remember(req, &decided.0, decided.1);
+                decided
+            }
+        };
+        batch.note_answer(req, index);
+        batch.log.push((index, participant_id));
+        answers.push(answer);
+    }
+    batch.flush(conn, requests, &mut answers)?;
+    write_log(conn, requests, &batch.log, &answers)?;
+    let mut told = Vec::new();
+    for (req, answer) in requests.iter().zip(&answers) {
+        if answer.status == CheckinStatus::Accepted && !told.contains(&req.event.id) {
+            super::notify_live(conn, req.event.id)?;
+            told.push(req.event.id);
+        }
+    }
+    Ok(answers)
 }
 
 /// A participant as the door sees them: what decides the answer and what
@@ -319,7 +349,12 @@ struct BatchState<'r> {
 }
 
 impl<'r> BatchState<'r> {
-    fn load(conn: &mut DbConnection, requests: &[CheckinRequest]) -> Result<Self, DbError> {
+    /// What `requests` need, read before anything is decided (on
+    /// PostgreSQL with plans made for these values).
+    fn load(
+        conn: &mut DbConnection,
+        requests: &[CheckinRequest],
+    ) -> Result<BatchState<'static>, DbError> {
         // Answers already given, looked up one event at a time (a batch
         // nearly always has one) so that both columns of the log's
         // (event_id, scan_id) index are equalities.
@@ -358,20 +393,24 @@ impl<'r> BatchState<'r> {
             .collect();
         let mut found: Vec<Entrant> = Vec::new();
         if !codes.is_empty() {
-            let by_code: Vec<Entrant> = crate::load_direct!(
+            let by_code: Vec<Entrant> = crate::load_each_of!(
                 conn,
-                participants::table
-                    .filter(in_batch(participants::checkin_code, codes))
-                    .select(Entrant::as_select())
+                json_texts,
+                participants::table,
+                participants::checkin_code,
+                codes,
+                |q| q.select(Entrant::as_select())
             )?;
             found.extend(by_code);
         }
         if !ids.is_empty() {
-            let by_id: Vec<Entrant> = crate::load_direct!(
+            let by_id: Vec<Entrant> = crate::load_each_of!(
                 conn,
-                participants::table
-                    .filter(in_batch(participants::id, ids))
-                    .select(Entrant::as_select())
+                json_integers,
+                participants::table,
+                participants::id,
+                ids,
+                |q| q.select(Entrant::as_select())
             )?;
             found.extend(by_id);
         }
@@ -379,28 +418,29 @@ impl<'r> BatchState<'r> {
         let mut registered = HashSet::new();
         let mut prior = HashMap::new();
         if !people.is_empty() {
-            let seats: Vec<(i32, i32)> = crate::load_direct!(
+            let seats: Vec<(i32, i32)> = crate::load_each_of!(
                 conn,
-                participant_sessions::table
-                    .filter(in_batch(
-                        participant_sessions::participant_id,
-                        people.clone(),
-                    ))
-                    .select((
-                        participant_sessions::participant_id,
-                        participant_sessions::session_id,
-                    ))
+                json_integers,
+                participant_sessions::table,
+                participant_sessions::participant_id,
+                people.clone(),
+                |q| q.select((
+                    participant_sessions::participant_id,
+                    participant_sessions::session_id,
+                ))
             )?;
             registered.extend(seats);
-            let records: Vec<(i32, Option<i32>, Prior)> = crate::load_direct!(
+            let records: Vec<(i32, Option<i32>, Prior)> = crate::load_each_of!(
                 conn,
-                att::table
-                    .filter(in_batch(att::participant_id, people))
-                    .select((
-                        att::participant_id,
-                        att::session_id,
-                        (att::id, att::mode, att::door, att::recorded_at),
-                    ))
+                json_integers,
+                att::table,
+                att::participant_id,
+                people,
+                |q| q.select((
+                    att::participant_id,
+                    att::session_id,
+                    (att::id, att::mode, att::door, att::recorded_at),
+                ))
             )?;
             prior.extend(records.into_iter().map(|(p, s, record)| ((p, s), record)));
         }
@@ -410,7 +450,7 @@ impl<'r> BatchState<'r> {
             by_code.insert(p.checkin_code.clone(), p.id);
             by_id.insert(p.id, p);
         }
-        Ok(Self {
+        Ok(BatchState {
             stored,
             given: HashMap::new(),
             by_code,
@@ -687,6 +727,9 @@ fn stored_answers(
     event_id: i32,
     scan_ids: Vec<&str>,
 ) -> Result<HashMap<String, CheckinAnswer>, DbError> {
+    // Not `load_each_of!`: with the event's equality on the outside,
+    // SQLite may read the event's whole log and look for each row's scan
+    // id in the values.
     let logged: Vec<LoggedScan> = crate::load_direct!(
         conn,
         checkin_log::table

@@ -4,10 +4,21 @@
 //! Diesel's `eq_any` sends SQLite one `?` per value, so every batch is new
 //! SQL, prepared afresh: 17 % of the door writer's time went to preparing
 //! statements (`perf`, BENCHMARKS.md history 24). Here SQLite gets the
-//! values as one JSON array (`IN (SELECT value FROM json_each(?))`), and
-//! PostgreSQL gets what `eq_any` sends it already, one array (`= ANY($1)`).
+//! values as one JSON array, and PostgreSQL gets what `eq_any` sends it
+//! already, one array (`= ANY($1)`).
+//!
+//! Two forms. [`in_batch`] is a filter, `IN (SELECT value FROM
+//! json_each(?))`, for any query; SQLite copies the values into a
+//! temporary b-tree first, for every statement. [`load_each_of!`] is for
+//! the door writer's reads, nine statements a batch: it joins
+//! `json_each` to the table, so SQLite walks the values and looks each up
+//! in the column's index, with no copy (BENCHMARKS.md history 32).
 
 use super::multi_connection_impl::MultiBackend;
+use super::schema::{
+    agenda_sessions, attendance, checkin_log, device_token_sessions, device_tokens, events,
+    participant_sessions, participants,
+};
 use diesel::expression::{AppearsOnTable, Expression, ValidGrouping};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
@@ -17,6 +28,83 @@ use diesel::sqlite::Sqlite;
 use diesel::QueryResult;
 use std::cell::OnceCell;
 use std::marker::PhantomData;
+
+diesel::table! {
+    /// SQLite's `json_each` over an array of strings. Its argument is the
+    /// hidden column `json`: `FROM json_each WHERE json = ?` is
+    /// `FROM json_each(?)`.
+    #[sql_name = "json_each"]
+    json_texts (key) {
+        key -> Integer,
+        value -> Text,
+        json -> Text,
+    }
+}
+
+diesel::table! {
+    /// [`json_texts`] over an array of integers.
+    #[sql_name = "json_each"]
+    json_integers (key) {
+        key -> Integer,
+        value -> Integer,
+        json -> Text,
+    }
+}
+
+macro_rules! joins_batch_values {
+    ($($table:ident),*) => {
+        $(
+            diesel::allow_tables_to_appear_in_same_query!(json_texts, $table);
+            diesel::allow_tables_to_appear_in_same_query!(json_integers, $table);
+        )*
+    };
+}
+joins_batch_values!(
+    agenda_sessions,
+    attendance,
+    checkin_log,
+    device_token_sessions,
+    device_tokens,
+    events,
+    participant_sessions,
+    participants
+);
+
+/// A batch's values as SQLite's JSON array, each once.
+pub fn json_array<T: serde::Serialize + Ord>(mut values: Vec<T>) -> diesel::QueryResult<String> {
+    values.sort_unstable();
+    values.dedup();
+    serde_json::to_string(&values).map_err(|e| diesel::result::Error::SerializationError(e.into()))
+}
+
+/// Loads the rows of `$table` whose `$column` is one of `$values` (a
+/// `Vec`), the rest of the query written after `|$q|`, on the concrete
+/// connection inside a [`DbConnection`](super::DbConnection). On SQLite
+/// the values are `$json` ([`json_texts`] or [`json_integers`]) joined to
+/// the table; on PostgreSQL they are one array, `= ANY($1)`.
+#[macro_export]
+macro_rules! load_each_of {
+    ($conn:expr, $json:ident, $table:expr, $column:expr, $values:expr, |$q:ident| $query:expr) => {{
+        use $crate::db::in_batch::$json as batch;
+        match $conn {
+            $crate::db::DbConnection::Sqlite(c) => {
+                match $crate::db::in_batch::json_array($values) {
+                    Ok(json) => {
+                        let $q = batch::table
+                            .inner_join($table.on($column.nullable().eq(batch::value.nullable())))
+                            .filter(batch::json.eq(json));
+                        diesel::RunQueryDsl::load($query, c)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            $crate::db::DbConnection::Postgresql(c) => {
+                let $q = $table.filter($column.eq_any($values));
+                diesel::RunQueryDsl::load($query, c)
+            }
+        }
+    }};
+}
 
 pub struct InBatch<C, T> {
     column: C,
@@ -152,58 +240,175 @@ mod tests {
         assert_eq!(by_name, [2, 3]);
     }
 
-    /// SQLite searches the batch's keys by index, as it did an IN list: a
-    /// scan of `participants` or `attendance` per batch would undo the gain.
+    use super::{json_integers, json_texts};
+    diesel::allow_tables_to_appear_in_same_query!(json_texts, people);
+    diesel::allow_tables_to_appear_in_same_query!(json_integers, people);
+
+    #[test]
+    fn load_each_of_finds_each_row_once_with_one_prepared_statement() {
+        let mut conn = DbConnection::establish(":memory:").unwrap();
+        conn.batch_execute(
+            "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE); \
+             INSERT INTO people VALUES (1, 'Ada'), (2, 'Bo'), (3, 'Cy'), (4, 'Di');",
+        )
+        .unwrap();
+        let prepared = Arc::new(AtomicUsize::new(0));
+        let counter = prepared.clone();
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::CacheQuery { .. } = event {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        let ids = |conn: &mut DbConnection, names: Vec<&str>| -> Vec<i32> {
+            crate::load_each_of!(conn, json_texts, people::table, people::name, names, |q| q
+                .order(people::id)
+                .select(people::id))
+            .unwrap()
+        };
+        assert_eq!(ids(&mut conn, vec!["Cy", "Ada", "Cy", "Zed"]), [1, 3]);
+        assert_eq!(ids(&mut conn, vec!["Di", "Bo", "Ada"]), [1, 2, 4]);
+        assert_eq!(ids(&mut conn, vec![]), Vec::<i32>::new());
+        let names: Vec<String> = crate::load_each_of!(
+            &mut conn,
+            json_integers,
+            people::table,
+            people::id,
+            vec![4, 9, 2],
+            |q| q.order(people::id).select(people::name)
+        )
+        .unwrap();
+        assert_eq!(names, ["Bo", "Di"]);
+        assert_eq!(
+            prepared.load(Ordering::Relaxed),
+            2,
+            "three batches of names, one statement; one of ids"
+        );
+    }
+
+    /// On a database without statistics (one that was never analysed), the
+    /// door writer's reads walk the batch's values and search the table by
+    /// index, with no temporary b-tree of the values: a scan of
+    /// `participants` or `attendance` per batch would undo the gain.
     #[test]
     fn the_door_batch_reads_search_by_index() {
-        use crate::db::schema::{attendance, checkin_log, participant_sessions, participants};
-        use diesel::sql_types::{Integer, Text};
+        use crate::db::schema::{
+            attendance, checkin_log, device_token_sessions, device_tokens, events,
+            participant_sessions, participants,
+        };
         use diesel::sqlite::Sqlite;
+        use std::sync::Mutex;
 
         #[derive(QueryableByName)]
         struct Step {
-            #[diesel(sql_type = Text)]
+            #[diesel(sql_type = diesel::sql_types::Text)]
             detail: String,
         }
         let mut conn = DbConnection::establish(":memory:").unwrap();
         crate::db::run_migrations(&mut conn).unwrap();
-        let plan = |conn: &mut DbConnection, sql: String, event_id: Option<i32>| {
-            let sql = sql.split(" -- binds:").next().unwrap().to_string();
-            let explain = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"));
-            let steps: Vec<Step> = match event_id {
-                Some(id) => explain
-                    .bind::<Integer, _>(id)
-                    .bind::<Text, _>("[\"a\"]")
-                    .load(conn),
-                None => explain.bind::<Text, _>("[1]").load(conn),
+        let statements = Arc::new(Mutex::new(Vec::<String>::new()));
+        let seen = statements.clone();
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::StartQuery { query, .. } = event {
+                let sql = query.to_string();
+                let sql = sql.split(" -- binds:").next().unwrap_or_default();
+                seen.lock().unwrap().push(sql.to_string());
             }
-            .unwrap();
-            steps.into_iter().map(|s| s.detail).collect::<Vec<_>>()
-        };
-        let by_code = participants::table
-            .filter(in_batch(participants::checkin_code, vec!["a"]))
-            .select(participants::id);
-        let seats = participant_sessions::table
-            .filter(in_batch(participant_sessions::participant_id, vec![1]))
-            .select(participant_sessions::session_id);
-        let records = attendance::table
-            .filter(in_batch(attendance::participant_id, vec![1]))
-            .select(attendance::id);
+        });
+        let conn = &mut conn;
+        let _: Vec<i32> = crate::load_each_of!(
+            conn,
+            json_texts,
+            participants::table,
+            participants::checkin_code,
+            vec!["a"],
+            |q| q.select(participants::id)
+        )
+        .unwrap();
+        let _: Vec<i32> = crate::load_each_of!(
+            conn,
+            json_integers,
+            participants::table,
+            participants::id,
+            vec![1],
+            |q| q.select(participants::id)
+        )
+        .unwrap();
+        let _: Vec<i32> = crate::load_each_of!(
+            conn,
+            json_integers,
+            participant_sessions::table,
+            participant_sessions::participant_id,
+            vec![1],
+            |q| q.select(participant_sessions::session_id)
+        )
+        .unwrap();
+        let _: Vec<i32> = crate::load_each_of!(
+            conn,
+            json_integers,
+            attendance::table,
+            attendance::participant_id,
+            vec![1],
+            |q| q.select(attendance::id)
+        )
+        .unwrap();
+        let _: Vec<i32> = crate::load_each_of!(
+            conn,
+            json_texts,
+            device_tokens::table,
+            device_tokens::token_hash,
+            vec!["a"],
+            |q| q.select(device_tokens::id)
+        )
+        .unwrap();
+        let _: Vec<i32> = crate::load_each_of!(
+            conn,
+            json_integers,
+            device_token_sessions::table,
+            device_token_sessions::token_id,
+            vec![1],
+            |q| q.select(device_token_sessions::session_id)
+        )
+        .unwrap();
+        let _: Vec<i32> = crate::load_each_of!(
+            conn,
+            json_texts,
+            events::table,
+            events::slug,
+            vec!["a"],
+            |q| q.select(events::id)
+        )
+        .unwrap();
         let answered = checkin_log::table
             .filter(checkin_log::event_id.eq(1))
             .filter(in_batch(checkin_log::scan_id, vec!["a"]))
             .select(checkin_log::answer);
-        fn sql_of<Q: diesel::query_builder::QueryFragment<Sqlite>>(query: &Q) -> String {
-            diesel::debug_query::<Sqlite, _>(query).to_string()
-        }
-        let queries = [
-            ("participants", sql_of(&by_code), None),
-            ("participant_sessions", sql_of(&seats), None),
-            ("attendance", sql_of(&records), None),
-            ("checkin_log", sql_of(&answered), Some(1)),
-        ];
-        for (table, sql, event_id) in queries {
-            let steps = plan(&mut conn, sql, event_id);
+        let log_sql = diesel::debug_query::<Sqlite, _>(&answered).to_string();
+        let mut queries: Vec<(String, String)> = statements
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|sql| {
+                let table = sql.split(" JOIN `").nth(1).unwrap_or_default();
+                (
+                    table.split('`').next().unwrap_or_default().to_string(),
+                    sql.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(queries.len(), 7, "{queries:?}");
+        let log_sql = log_sql
+            .split(" -- binds:")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        queries.push(("checkin_log".into(), log_sql));
+        for (table, sql) in queries {
+            let steps: Vec<String> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+                .load::<Step>(conn)
+                .unwrap()
+                .into_iter()
+                .map(|s| s.detail)
+                .collect();
             assert!(
                 steps
                     .iter()
@@ -216,6 +421,13 @@ mod tests {
                     .any(|s| s.starts_with(&format!("SCAN {table}"))),
                 "{table}: {steps:?}"
             );
+            if table != "checkin_log" {
+                assert!(
+                    steps[0].starts_with("SCAN json_each")
+                        && !steps.iter().any(|s| s.contains("SUBQUERY")),
+                    "{table}: the values first, not copied: {steps:?}"
+                );
+            }
         }
     }
 }

@@ -1,7 +1,6 @@
 //! Device tokens for door phones, hall screens and API clients. Only a
 //! SHA-256 of each token is stored; the token is shown once at creation.
 
-use super::in_batch::in_batch;
 use super::schema::{device_token_sessions, device_tokens};
 use super::{DbConnection, DbError};
 use crate::with_backend;
@@ -82,10 +81,13 @@ pub fn authenticate_many(
     if token_hashes.is_empty() {
         return Ok(found);
     }
-    let tokens: Vec<(String, DeviceToken)> = crate::load_direct!(
+    let tokens: Vec<(String, DeviceToken)> = crate::load_each_of!(
         conn,
-        device_tokens::table
-            .filter(in_batch(device_tokens::token_hash, token_hashes.to_vec()))
+        json_texts,
+        device_tokens::table,
+        device_tokens::token_hash,
+        token_hashes.to_vec(),
+        |q| q
             .filter(device_tokens::revoked_at.is_null())
             .select((device_tokens::token_hash, DeviceToken::as_select()))
     )?;
@@ -103,14 +105,16 @@ pub fn authenticate_many(
             .set(device_tokens::last_used_at.eq(Some(now)))
             .execute(conn)?;
     }
-    let limits: Vec<(i32, i32)> = crate::load_direct!(
+    let limits: Vec<(i32, i32)> = crate::load_each_of!(
         conn,
-        device_token_sessions::table
-            .filter(in_batch(device_token_sessions::token_id, ids))
-            .select((
-                device_token_sessions::token_id,
-                device_token_sessions::session_id,
-            ))
+        json_integers,
+        device_token_sessions::table,
+        device_token_sessions::token_id,
+        ids,
+        |q| q.select((
+            device_token_sessions::token_id,
+            device_token_sessions::session_id,
+        ))
     )?;
     for (hash, token) in tokens {
         let sessions = limits
