@@ -315,69 +315,35 @@ mod tests {
             }
         });
         let conn = &mut conn;
-        let _: Vec<i32> = crate::load_each_of!(
-            conn,
-            json_texts,
-            participants::table,
-            participants::checkin_code,
-            vec!["a"],
-            |q| q.select(participants::id)
-        )
-        .unwrap();
-        let _: Vec<i32> = crate::load_each_of!(
-            conn,
+        // Each door read, for one value, its rows left unread.
+        macro_rules! read {
+            ($json:ident, $table:ident::$column:ident = $value:expr, $selected:ident) => {
+                let _: Vec<i32> = crate::load_each_of!(
+                    conn,
+                    $json,
+                    $table::table,
+                    $table::$column,
+                    vec![$value],
+                    |q| q.select($table::$selected)
+                )
+                .unwrap();
+            };
+        }
+        read!(json_texts, participants::checkin_code = "a", id);
+        read!(json_integers, participants::id = 1, id);
+        read!(
             json_integers,
-            participants::table,
-            participants::id,
-            vec![1],
-            |q| q.select(participants::id)
-        )
-        .unwrap();
-        let _: Vec<i32> = crate::load_each_of!(
-            conn,
+            participant_sessions::participant_id = 1,
+            session_id
+        );
+        read!(json_integers, attendance::participant_id = 1, id);
+        read!(json_texts, device_tokens::token_hash = "a", id);
+        read!(
             json_integers,
-            participant_sessions::table,
-            participant_sessions::participant_id,
-            vec![1],
-            |q| q.select(participant_sessions::session_id)
-        )
-        .unwrap();
-        let _: Vec<i32> = crate::load_each_of!(
-            conn,
-            json_integers,
-            attendance::table,
-            attendance::participant_id,
-            vec![1],
-            |q| q.select(attendance::id)
-        )
-        .unwrap();
-        let _: Vec<i32> = crate::load_each_of!(
-            conn,
-            json_texts,
-            device_tokens::table,
-            device_tokens::token_hash,
-            vec!["a"],
-            |q| q.select(device_tokens::id)
-        )
-        .unwrap();
-        let _: Vec<i32> = crate::load_each_of!(
-            conn,
-            json_integers,
-            device_token_sessions::table,
-            device_token_sessions::token_id,
-            vec![1],
-            |q| q.select(device_token_sessions::session_id)
-        )
-        .unwrap();
-        let _: Vec<i32> = crate::load_each_of!(
-            conn,
-            json_texts,
-            events::table,
-            events::slug,
-            vec!["a"],
-            |q| q.select(events::id)
-        )
-        .unwrap();
+            device_token_sessions::token_id = 1,
+            session_id
+        );
+        read!(json_texts, events::slug = "a", id);
         let answered = checkin_log::table
             .filter(checkin_log::event_id.eq(1))
             .filter(in_batch(checkin_log::scan_id, vec!["a"]))
