@@ -10,14 +10,13 @@
 //! Two forms. [`in_batch`] is a filter, `IN (SELECT value FROM
 //! json_each(?))`, for any query; SQLite copies the values into a
 //! temporary b-tree first, for every statement. [`load_each_of!`] is for
-//! the door writer's reads, nine statements a batch: it joins
-//! `json_each` to the table, so SQLite walks the values and looks each up
-//! in the column's index, with no copy (BENCHMARKS.md history 32).
+//! six of the door writer's reads a batch: it joins `json_each` to the
+//! table, so SQLite walks the values and looks each up in the column's
+//! index, with no copy (BENCHMARKS.md history 32).
 
 use super::multi_connection_impl::MultiBackend;
 use super::schema::{
-    agenda_sessions, attendance, checkin_log, device_token_sessions, device_tokens, events,
-    participant_sessions, participants,
+    attendance, device_token_sessions, device_tokens, events, participant_sessions, participants,
 };
 use diesel::expression::{AppearsOnTable, Expression, ValidGrouping};
 use diesel::pg::Pg;
@@ -60,9 +59,7 @@ macro_rules! joins_batch_values {
     };
 }
 joins_batch_values!(
-    agenda_sessions,
     attendance,
-    checkin_log,
     device_token_sessions,
     device_tokens,
     events,
@@ -82,6 +79,13 @@ pub fn json_array<T: serde::Serialize + Ord>(mut values: Vec<T>) -> diesel::Quer
 /// connection inside a [`DbConnection`](super::DbConnection). On SQLite
 /// the values are `$json` ([`json_texts`] or [`json_integers`]) joined to
 /// the table; on PostgreSQL they are one array, `= ANY($1)`.
+///
+/// Not for a query that also filters another indexed column by a bound
+/// value (`event_id = ?`): SQLite may start from that index and search the
+/// values for each of its rows, and with ANALYZE's samples it prepares the
+/// statement again for every new value. The door's plans are checked by a
+/// test below. Both sides of the join are compared as nullable, so a
+/// nullable column can be looked up too.
 #[macro_export]
 macro_rules! load_each_of {
     ($conn:expr, $json:ident, $table:expr, $column:expr, $values:expr, |$q:ident| $query:expr) => {{
