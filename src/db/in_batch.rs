@@ -204,11 +204,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn batches_of_any_size_find_their_rows_with_one_prepared_statement() {
+    /// Four people, and a count of the statements the connection prepares.
+    fn people() -> (DbConnection, Arc<AtomicUsize>) {
         let mut conn = DbConnection::establish(":memory:").unwrap();
         conn.batch_execute(
-            "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT NOT NULL); \
+            "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE); \
              INSERT INTO people VALUES (1, 'Ada'), (2, 'Bo'), (3, 'Cy'), (4, 'Di');",
         )
         .unwrap();
@@ -219,6 +219,12 @@ mod tests {
                 counter.fetch_add(1, Ordering::Relaxed);
             }
         });
+        (conn, prepared)
+    }
+
+    #[test]
+    fn batches_of_any_size_find_their_rows_with_one_prepared_statement() {
+        let (mut conn, prepared) = people();
         let names = |conn: &mut DbConnection, ids: Vec<i32>| {
             people::table
                 .filter(in_batch(people::id, ids))
@@ -250,19 +256,7 @@ mod tests {
 
     #[test]
     fn load_each_of_finds_each_row_once_with_one_prepared_statement() {
-        let mut conn = DbConnection::establish(":memory:").unwrap();
-        conn.batch_execute(
-            "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE); \
-             INSERT INTO people VALUES (1, 'Ada'), (2, 'Bo'), (3, 'Cy'), (4, 'Di');",
-        )
-        .unwrap();
-        let prepared = Arc::new(AtomicUsize::new(0));
-        let counter = prepared.clone();
-        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-            if let InstrumentationEvent::CacheQuery { .. } = event {
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
-        });
+        let (mut conn, prepared) = people();
         let ids = |conn: &mut DbConnection, names: Vec<&str>| -> Vec<i32> {
             crate::load_each_of!(conn, json_texts, people::table, people::name, names, |q| q
                 .order(people::id)
