@@ -91,17 +91,13 @@ macro_rules! load_each_of {
     ($conn:expr, $json:ident, $table:expr, $column:expr, $values:expr, |$q:ident| $query:expr) => {{
         use $crate::db::in_batch::$json as batch;
         match $conn {
-            $crate::db::DbConnection::Sqlite(c) => {
-                match $crate::db::in_batch::json_array($values) {
-                    Ok(json) => {
-                        let $q = batch::table
-                            .inner_join($table.on($column.nullable().eq(batch::value.nullable())))
-                            .filter(batch::json.eq(json));
-                        diesel::RunQueryDsl::load($query, c)
-                    }
-                    Err(e) => Err(e),
-                }
-            }
+            $crate::db::DbConnection::Sqlite(c) => $crate::db::in_batch::json_array($values)
+                .and_then(|json| {
+                    let $q = batch::table
+                        .inner_join($table.on($column.nullable().eq(batch::value.nullable())))
+                        .filter(batch::json.eq(json));
+                    diesel::RunQueryDsl::load($query, c)
+                }),
             $crate::db::DbConnection::Postgresql(c) => {
                 let $q = $table.filter($column.eq_any($values));
                 diesel::RunQueryDsl::load($query, c)
