@@ -18,6 +18,23 @@ pub enum PasswordError {
     Hash(String),
 }
 
+/// Run after each hash or check, when argon2id's 19 MiB work area has just
+/// been freed: the server hands that memory back to the system
+/// (src/main.rs). Unset, nothing runs.
+static AFTER_EACH_HASH: OnceLock<fn()> = OnceLock::new();
+
+/// Sets what runs after each hash or check; the first call wins.
+pub fn after_each_hash(hook: fn()) {
+    let _ = AFTER_EACH_HASH.set(hook);
+}
+
+fn hashed<T>(result: T) -> T {
+    if let Some(hook) = AFTER_EACH_HASH.get() {
+        hook();
+    }
+    result
+}
+
 pub fn hash(password: &str) -> Result<String, PasswordError> {
     if password.chars().count() < MIN_LENGTH {
         return Err(PasswordError::TooShort);
@@ -25,19 +42,23 @@ pub fn hash(password: &str) -> Result<String, PasswordError> {
     if password.len() > MAX_LENGTH {
         return Err(PasswordError::TooLong);
     }
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| PasswordError::Hash(e.to_string()))
+    hashed(
+        Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| PasswordError::Hash(e.to_string())),
+    )
 }
 
 /// Checks a password against a stored PHC string (constant time inside
 /// argon2). A malformed stored hash never matches.
 pub fn verify(password: &str, stored: &str) -> bool {
     password.len() <= MAX_LENGTH
-        && Argon2::default()
-            .verify_password(password.as_bytes(), stored)
-            .is_ok()
+        && hashed(
+            Argon2::default()
+                .verify_password(password.as_bytes(), stored)
+                .is_ok(),
+        )
 }
 
 /// Spends the same work as a real check, for unknown usernames, so the
@@ -50,6 +71,25 @@ pub fn verify_dummy(password: &str) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_hook_runs_after_each_hash_and_each_check() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        fn count() {
+            RUNS.fetch_add(1, Ordering::SeqCst);
+        }
+        super::after_each_hash(count);
+        let before = RUNS.load(Ordering::SeqCst);
+        let stored = super::hash("correct horse battery").expect("hash");
+        let after_hash = RUNS.load(Ordering::SeqCst);
+        assert!(after_hash > before, "no run after hashing");
+        assert!(super::verify("correct horse battery", &stored));
+        assert!(
+            RUNS.load(Ordering::SeqCst) > after_hash,
+            "no run after checking"
+        );
+    }
+
     use super::*;
 
     #[test]
