@@ -15,8 +15,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Hands memory freed but kept by mimalloc back to the system; run after
 /// each password hash. mimalloc keeps freed pages for a second and gives
 /// them back only when later frees come to it, which an idle server doesn't
-/// make, so each hash's 19 MiB (argon2id) stayed: 38.8 MiB after
-/// `serve --demo` and 48 MiB after five sign-ins (glibc: 21.4; with this,
+/// make, so each hash's 19 MiB (argon2id) stayed: 37.9 MiB after
+/// `serve --demo` and 47.2 MiB after five sign-ins (glibc: 20.9; with this,
 /// 23.1). Giving pages back at every free instead (`purge_delay` 0) cost the
 /// door rush ~4 % (BENCHMARKS.md history 33).
 fn give_back_freed_memory() {

@@ -71,25 +71,6 @@ pub fn verify_dummy(password: &str) {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn the_hook_runs_after_each_hash_and_each_check() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static RUNS: AtomicUsize = AtomicUsize::new(0);
-        fn count() {
-            RUNS.fetch_add(1, Ordering::SeqCst);
-        }
-        super::after_each_hash(count);
-        let before = RUNS.load(Ordering::SeqCst);
-        let stored = super::hash("correct horse battery").expect("hash");
-        let after_hash = RUNS.load(Ordering::SeqCst);
-        assert!(after_hash > before, "no run after hashing");
-        assert!(super::verify("correct horse battery", &stored));
-        assert!(
-            RUNS.load(Ordering::SeqCst) > after_hash,
-            "no run after checking"
-        );
-    }
-
     use super::*;
 
     #[test]
@@ -112,5 +93,24 @@ mod tests {
     #[test]
     fn short_passwords_are_refused() {
         assert!(matches!(hash("short"), Err(PasswordError::TooShort)));
+    }
+
+    #[test]
+    fn the_hook_runs_after_each_hash_and_each_check() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        fn count() {
+            RUNS.fetch_add(1, Ordering::SeqCst);
+        }
+        after_each_hash(count);
+        let before = RUNS.load(Ordering::SeqCst);
+        let stored = hash("correct horse battery").expect("hash");
+        let after_hash = RUNS.load(Ordering::SeqCst);
+        assert!(after_hash > before, "no run after hashing");
+        assert!(verify("correct horse battery", &stored));
+        assert!(
+            RUNS.load(Ordering::SeqCst) > after_hash,
+            "no run after checking"
+        );
     }
 }
