@@ -1172,8 +1172,8 @@ pub fn recent_log(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
-    use std::sync::Mutex;
+    use crate::db::testing::{record_statements, sqlite_plan};
+    use diesel::connection::SimpleConnection;
 
     /// The admin's scan log shows the newest scans first, and reads them
     /// from the index: a big event's log isn't sorted for one page.
@@ -1189,15 +1189,7 @@ mod tests {
              (1, 'door', 'scan', 'duplicate', '', 30), (1, 'door', 'scan', 'accepted', '', 20);",
         )
         .unwrap();
-        let statements = std::sync::Arc::new(Mutex::new(Vec::<String>::new()));
-        let seen = statements.clone();
-        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-            if let InstrumentationEvent::StartQuery { query, .. } = event {
-                let sql = query.to_string();
-                let sql = sql.split(" -- binds:").next().unwrap_or_default();
-                seen.lock().unwrap().push(sql.to_string());
-            }
-        });
+        let statements = record_statements(&mut conn);
 
         let newest = recent_log(&mut conn, 1, 3).unwrap();
         let shown: Vec<(i64, &str)> = newest.iter().map(|e| (e.at, e.outcome.as_str())).collect();
@@ -1206,19 +1198,8 @@ mod tests {
             vec![(30, "duplicate"), (30, "rejected"), (20, "accepted")]
         );
 
-        conn.set_instrumentation(None::<Box<dyn Instrumentation>>);
         let sql = statements.lock().unwrap().last().cloned().unwrap();
-        #[derive(QueryableByName)]
-        struct Step {
-            #[diesel(sql_type = Text)]
-            detail: String,
-        }
-        let plan: Vec<String> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
-            .load::<Step>(&mut conn)
-            .unwrap()
-            .into_iter()
-            .map(|s| s.detail)
-            .collect();
+        let plan = sqlite_plan(&mut conn, &sql);
         assert!(
             plan.iter()
                 .any(|s| s.starts_with("SEARCH checkin_log USING INDEX checkin_log_event_at")),

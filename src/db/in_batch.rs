@@ -289,25 +289,12 @@ mod tests {
             attendance, checkin_log, device_token_sessions, device_tokens, events,
             participant_sessions, participants,
         };
+        use crate::db::testing::{record_statements, sqlite_plan};
         use diesel::sqlite::Sqlite;
-        use std::sync::Mutex;
 
-        #[derive(QueryableByName)]
-        struct Step {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            detail: String,
-        }
         let mut conn = DbConnection::establish(":memory:").unwrap();
         crate::db::run_migrations(&mut conn).unwrap();
-        let statements = Arc::new(Mutex::new(Vec::<String>::new()));
-        let seen = statements.clone();
-        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-            if let InstrumentationEvent::StartQuery { query, .. } = event {
-                let sql = query.to_string();
-                let sql = sql.split(" -- binds:").next().unwrap_or_default();
-                seen.lock().unwrap().push(sql.to_string());
-            }
-        });
+        let statements = record_statements(&mut conn);
         let conn = &mut conn;
         // Each door read, for one value, its rows left unread.
         macro_rules! read {
@@ -363,12 +350,7 @@ mod tests {
             .to_string();
         queries.push(("checkin_log".into(), log_sql));
         for (table, sql) in queries {
-            let steps: Vec<String> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
-                .load::<Step>(conn)
-                .unwrap()
-                .into_iter()
-                .map(|s| s.detail)
-                .collect();
+            let steps = sqlite_plan(conn, &sql);
             assert!(
                 steps
                     .iter()

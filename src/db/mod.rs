@@ -318,6 +318,46 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// What the db layer's unit tests share: the statements a connection ran,
+/// and how SQLite plans one.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::DbConnection;
+    use diesel::connection::{Connection, InstrumentationEvent};
+    use diesel::prelude::*;
+    use std::sync::{Arc, Mutex};
+
+    /// From now on, the SQL of each statement `conn` starts, its binds left
+    /// out, in order.
+    pub fn record_statements(conn: &mut DbConnection) -> Arc<Mutex<Vec<String>>> {
+        let statements = Arc::new(Mutex::new(Vec::new()));
+        let seen = statements.clone();
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::StartQuery { query, .. } = event {
+                let sql = query.to_string();
+                let sql = sql.split(" -- binds:").next().unwrap_or_default();
+                seen.lock().unwrap().push(sql.to_string());
+            }
+        });
+        statements
+    }
+
+    /// SQLite's plan for `sql`, a step a line (`EXPLAIN QUERY PLAN`'s detail).
+    pub fn sqlite_plan(conn: &mut DbConnection, sql: &str) -> Vec<String> {
+        #[derive(QueryableByName)]
+        struct Step {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            detail: String,
+        }
+        diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+            .load::<Step>(conn)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.detail)
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::DatabaseUrl;
