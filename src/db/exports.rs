@@ -4,6 +4,7 @@
 use super::schema::{agenda_sessions, attendance, participants};
 use super::{DbConnection, DbError};
 use diesel::prelude::*;
+use std::collections::HashMap;
 
 #[derive(Queryable)]
 pub struct ParticipantRow {
@@ -18,14 +19,16 @@ pub struct ParticipantRow {
     pub checkin_code: String,
 }
 
-/// (participant id, session id, mode) of one attendance at a session.
-pub type SessionAttendance = (i32, i32, String);
+/// The mode of each attendance at a session, by (participant id, session id).
+pub type SessionAttendance = HashMap<(i32, i32), String>;
 
-/// Participants by name, and every attendance at a session.
+/// Participants by name, and every attendance at a session, to be looked
+/// up per person and session (a scan of the records for each cell took
+/// 44 s for 100,000 people and 500,000 records; BENCHMARKS.md history 34).
 pub fn participants_with_attendance(
     conn: &mut DbConnection,
     event_id: i32,
-) -> Result<(Vec<ParticipantRow>, Vec<SessionAttendance>), DbError> {
+) -> Result<(Vec<ParticipantRow>, SessionAttendance), DbError> {
     let people = participants::table
         .filter(participants::event_id.eq(event_id))
         .order((participants::full_name, participants::id))
@@ -52,7 +55,7 @@ pub fn participants_with_attendance(
         .load(conn)?;
     let records = records
         .into_iter()
-        .filter_map(|(p, s, m)| s.map(|s| (p, s, m)))
+        .filter_map(|(p, s, m)| s.map(|s| ((p, s), m)))
         .collect();
     Ok((people, records))
 }

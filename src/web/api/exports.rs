@@ -62,29 +62,27 @@ fn participants(conn: &mut DbConnection, event: &Event) -> Result<Vec<u8>, DbErr
         "checkin_code",
     ];
     header.extend(sessions.iter().map(|s| s.slug.as_str()));
-    let rows = people.into_iter().map(|p| {
-        let mut row = vec![
-            p.full_name,
-            p.email,
-            p.affiliation,
-            p.country,
-            p.mode,
-            p.category,
-            p.status,
-            p.checkin_code,
-        ];
-        row.extend(sessions.iter().map(|s| {
-            match records
-                .iter()
-                .find(|(person, session, _)| *person == p.id && *session == s.id)
-            {
-                Some((_, _, mode)) if mode == "offline" => "in person".to_string(),
-                Some(_) => "online".to_string(),
-                None => "absent".to_string(),
-            }
-        }));
-        row
-    });
+    let rows =
+        people.into_iter().map(|p| {
+            let mut row = vec![
+                p.full_name,
+                p.email,
+                p.affiliation,
+                p.country,
+                p.mode,
+                p.category,
+                p.status,
+                p.checkin_code,
+            ];
+            row.extend(sessions.iter().map(
+                |s| match records.get(&(p.id, s.id)).map(String::as_str) {
+                    Some("offline") => "in person".to_string(),
+                    Some(_) => "online".to_string(),
+                    None => "absent".to_string(),
+                },
+            ));
+            row
+        });
     csv_bytes(&header, rows).map_err(csv_error)
 }
 
