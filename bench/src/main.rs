@@ -122,6 +122,10 @@ struct Results {
     keynote_burst: Option<LoadResult>,
     report_page: Option<Timing>,
     stats_json: Option<Timing>,
+    /// The two row-by-row exports of the same data (fewer requests: each
+    /// is every person or every record).
+    participants_csv: Option<Timing>,
+    attendance_csv: Option<Timing>,
     report_rows: Option<(usize, usize)>,
 }
 
@@ -441,25 +445,30 @@ async fn run_backend(
         let plans_path = args.out.join(format!("plans-{}.txt", backend.name()));
         std::fs::write(&plans_path, &plans)?;
         eprintln!("  query plans written to {}", plans_path.display());
-        for (path, slot) in [
+        let exports = sizes.report_requests.min(5);
+        for (path, slot, requests) in [
             (
                 format!("/admin/events/{EVENT}/report"),
                 &mut results.report_page,
+                sizes.report_requests,
             ),
             (
                 format!("/api/v1/events/{EVENT}/stats"),
                 &mut results.stats_json,
+                sizes.report_requests,
+            ),
+            (
+                format!("/api/v1/events/{EVENT}/participants.csv"),
+                &mut results.participants_csv,
+                exports,
+            ),
+            (
+                format!("/api/v1/events/{EVENT}/attendance.csv"),
+                &mut results.attendance_csv,
+                exports,
             ),
         ] {
-            *slot = Some(
-                time_gets(
-                    &server.addr,
-                    &path,
-                    &seeded.organiser_token,
-                    sizes.report_requests,
-                )
-                .await?,
-            );
+            *slot = Some(time_gets(&server.addr, &path, &seeded.organiser_token, requests).await?);
         }
     }
     Ok(results)
@@ -582,6 +591,8 @@ fn print_table(r: &Results) {
     for (name, t) in [
         ("report page", &r.report_page),
         ("stats JSON", &r.stats_json),
+        ("participants.csv", &r.participants_csv),
+        ("attendance.csv", &r.attendance_csv),
     ] {
         if let Some(t) = t {
             println!(
