@@ -10,6 +10,7 @@ pub mod export;
 pub mod import;
 pub mod live;
 pub mod mail;
+pub mod memory;
 pub mod qr;
 pub mod startup;
 pub mod telemetry;

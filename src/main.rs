@@ -13,12 +13,13 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Hands memory freed but kept by mimalloc back to the system; run after
-/// each password hash. mimalloc keeps freed pages for a second and gives
-/// them back only when later frees come to it, which an idle server doesn't
-/// make, so each hash's 19 MiB (argon2id) stayed: 37.9 MiB after
-/// `serve --demo` and 47.2 MiB after five sign-ins (glibc: 20.9; with this,
-/// 23.1). Giving pages back at every free instead (`purge_delay` 0) cost the
-/// door rush ~4 % (BENCHMARKS.md history 33).
+/// each password hash and each CSV export (`rollcall::memory`). mimalloc
+/// keeps freed pages for a second and gives them back only when later frees
+/// come to it, which an idle server doesn't make, so each hash's 19 MiB
+/// (argon2id) stayed: 37.9 MiB after `serve --demo` and 47.2 MiB after five
+/// sign-ins (glibc: 20.9; with this, 23.1). Giving pages back at every free
+/// instead (`purge_delay` 0) cost the door rush ~4 % (BENCHMARKS.md history
+/// 33).
 fn give_back_freed_memory() {
     // SAFETY: mi_collect only frees and purges memory mimalloc no longer uses.
     unsafe { libmimalloc_sys::mi_collect(true) };
@@ -26,7 +27,7 @@ fn give_back_freed_memory() {
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    rollcall::auth::password::after_each_hash(give_back_freed_memory);
+    rollcall::memory::on_release(give_back_freed_memory);
     rollcall::telemetry::init();
     let cli = rollcall::cli::Cli::parse();
     match rollcall::cli::run(cli).await {

@@ -18,20 +18,10 @@ pub enum PasswordError {
     Hash(String),
 }
 
-/// Run after each hash or check, when argon2id's 19 MiB work area has just
-/// been freed: the server hands that memory back to the system
-/// (src/main.rs). Unset, nothing runs.
-static AFTER_EACH_HASH: OnceLock<fn()> = OnceLock::new();
-
-/// Sets what runs after each hash or check; the first call wins.
-pub fn after_each_hash(hook: fn()) {
-    let _ = AFTER_EACH_HASH.set(hook);
-}
-
+/// After each hash or check, when argon2id's 19 MiB work area has just been
+/// freed: the server hands that memory back to the system.
 fn hashed<T>(result: T) -> T {
-    if let Some(hook) = AFTER_EACH_HASH.get() {
-        hook();
-    }
+    crate::memory::release();
     result
 }
 
@@ -96,13 +86,13 @@ mod tests {
     }
 
     #[test]
-    fn the_hook_runs_after_each_hash_and_each_check() {
+    fn memory_is_released_after_each_hash_and_each_check() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static RUNS: AtomicUsize = AtomicUsize::new(0);
         fn count() {
             RUNS.fetch_add(1, Ordering::SeqCst);
         }
-        after_each_hash(count);
+        crate::memory::on_release(count);
         let before = RUNS.load(Ordering::SeqCst);
         let stored = hash("correct horse battery").expect("hash");
         let after_hash = RUNS.load(Ordering::SeqCst);

@@ -30,7 +30,10 @@ async fn download(
         if !caller.may(Permission::Reports, Some(event.id)) {
             return Ok(Err(ApiError::Forbidden("exports need an organiser".into())));
         }
-        Ok(Ok((event.slug.clone(), build(conn, &event)?)))
+        let file = build(conn, &event);
+        // The event's rows, read to build the file, are freed by now.
+        crate::memory::release();
+        Ok(Ok((event.slug.clone(), file?)))
     })
     .await??;
     let (slug, bytes) = file;
