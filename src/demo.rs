@@ -227,12 +227,14 @@ fn load_new(conn: &mut DbConnection, now: i64) -> Result<DemoReport, DbError> {
         } else {
             (["GB", "CH", "SE", "PL"][i - 8], AttendanceMode::Online)
         };
-        people.push(person(
+        let member = person(
             &mut rng,
+            &people,
             country,
             mode,
             Category::MemberRepresentative,
-        ));
+        );
+        people.push(member);
     }
     // About a hundred more in person, nearly all from China.
     for i in 0..92 {
@@ -247,7 +249,14 @@ fn load_new(conn: &mut DbConnection, now: i64) -> Result<DemoReport, DbError> {
             2 => Category::Press,
             _ => Category::Delegate,
         };
-        people.push(person(&mut rng, country, AttendanceMode::Offline, category));
+        let guest = person(
+            &mut rng,
+            &people,
+            country,
+            AttendanceMode::Offline,
+            category,
+        );
+        people.push(guest);
     }
     // Online participants from seven European countries.
     for (k, (country, ..)) in ONLINE_COUNTRIES.iter().enumerate() {
@@ -257,7 +266,8 @@ fn load_new(conn: &mut DbConnection, now: i64) -> Result<DemoReport, DbError> {
             } else {
                 Category::Delegate
             };
-            people.push(person(&mut rng, country, AttendanceMode::Online, category));
+            let online = person(&mut rng, &people, country, AttendanceMode::Online, category);
+            people.push(online);
         }
     }
 
@@ -356,23 +366,35 @@ fn load_new(conn: &mut DbConnection, now: i64) -> Result<DemoReport, DbError> {
     Ok(report)
 }
 
+/// An invented person whose name nobody in `people` has yet: drawn at
+/// random, two of a hundred Chinese names from 400 pairs would often match,
+/// and the lists would show what looks like one person registered twice.
 fn person(
     rng: &mut StdRng,
+    people: &[Person],
     country: &'static str,
     mode: AttendanceMode,
     category: Category,
 ) -> Person {
     let pick = |rng: &mut StdRng, list: &[&str]| list[rng.random_range(0..list.len())].to_string();
-    let (name, affiliation) = match ONLINE_COUNTRIES.iter().find(|(c, ..)| *c == country) {
-        Some((_, given, family, affiliations)) => (
-            format!("{} {}", pick(rng, given), pick(rng, family)),
-            pick(rng, affiliations),
-        ),
-        None => (
-            format!("{} {}", pick(rng, FAMILY_CN), pick(rng, GIVEN_CN)),
-            pick(rng, AFFILIATIONS_CN),
-        ),
+    let pool = ONLINE_COUNTRIES.iter().find(|(c, ..)| *c == country);
+    let draw = |rng: &mut StdRng| match pool {
+        Some((_, given, family, _)) => format!("{} {}", pick(rng, given), pick(rng, family)),
+        // Chinese names, family name first.
+        None => format!("{} {}", pick(rng, FAMILY_CN), pick(rng, GIVEN_CN)),
     };
+    let mut name = draw(rng);
+    // Bounded: every country's lists give far more names than people.
+    for _ in 0..100 {
+        if !people.iter().any(|p| p.name == name) {
+            break;
+        }
+        name = draw(rng);
+    }
+    let affiliation = pick(
+        rng,
+        pool.map_or(AFFILIATIONS_CN, |(.., affiliations)| affiliations),
+    );
     Person {
         name,
         affiliation,

@@ -69,6 +69,16 @@ fn demo_loads_the_forum_once() {
         )
     };
     let before = counts(&mut conn);
+    let names: Vec<String> = schema::participants::table
+        .select(schema::participants::full_name)
+        .load(&mut conn)
+        .unwrap();
+    let distinct: std::collections::HashSet<&String> = names.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        names.len(),
+        "no two invented people share a name"
+    );
 
     let second = rollcall(&database, &["demo"]);
     assert!(second.status.success());
