@@ -338,6 +338,9 @@ async fn run_import(
         imported.len(),
         event.slug
     );
+    // Servers running on this database (PostgreSQL) show them at once.
+    let event_id = event.id;
+    db::run(pool, move |conn| Ok(db::notify_live(conn, &[event_id])?)).await?;
     if let (Some(mailer), Some(base_url)) = (mailer, public_url) {
         let base_url = base_url.trim_end_matches('/').to_string();
         let queued = import::queue_confirmations(&mailer, &base_url, &event, imported).await;

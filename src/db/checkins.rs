@@ -295,13 +295,6 @@ fn decide_batch<'r>(
     }
     batch.flush(conn, requests, &mut answers)?;
     write_log(conn, requests, &batch.log, &answers)?;
-    let mut told = Vec::new();
-    for (req, answer) in requests.iter().zip(&answers) {
-        if answer.status == CheckinStatus::Accepted && !told.contains(&req.event.id) {
-            super::notify_live(conn, req.event.id)?;
-            told.push(req.event.id);
-        }
-    }
     Ok(answers)
 }
 
@@ -1104,7 +1097,6 @@ pub fn undo_checkin(
         if removed == 0 {
             return Ok(false);
         }
-        super::notify_live(conn, event.id)?;
         diesel::insert_into(checkin_log::table)
             .values((
                 checkin_log::event_id.eq(event.id),

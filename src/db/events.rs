@@ -270,19 +270,6 @@ pub fn save_session(
     id: Option<i32>,
     session: &crate::domain::programme::ValidSession,
 ) -> Result<Result<i32, SlugTaken>, DbError> {
-    let saved = save_session_row(conn, event_id, id, session)?;
-    if saved.is_ok() {
-        super::notify_live(conn, event_id)?;
-    }
-    Ok(saved)
-}
-
-fn save_session_row(
-    conn: &mut DbConnection,
-    event_id: i32,
-    id: Option<i32>,
-    session: &crate::domain::programme::ValidSession,
-) -> Result<Result<i32, SlugTaken>, DbError> {
     let values = (
         agenda_sessions::slug.eq(&session.slug),
         agenda_sessions::title.eq(&session.title),

@@ -119,7 +119,6 @@ pub fn import(
         }
 
         refuse_overbooking(conn, event_id)?;
-        super::notify_live(conn, event_id)?;
         Ok(ids)
     });
     match result {

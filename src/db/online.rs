@@ -192,7 +192,6 @@ pub fn record_joins(
             .collect();
         // The first ask of each newly recorded pair counted someone.
         let mut answered = HashSet::new();
-        let mut events = Vec::new();
         for outcome in outcomes.iter_mut().flatten().filter(|o| o.joined.is_ok()) {
             let key = (
                 outcome.context.participant_id,
@@ -200,13 +199,7 @@ pub fn record_joins(
             );
             if inserted.contains(&key) && answered.insert(key) {
                 outcome.newly_counted = true;
-                events.push(outcome.context.event_id);
             }
-        }
-        events.sort_unstable();
-        events.dedup();
-        for event_id in events {
-            super::notify_live(conn, event_id)?;
         }
         Ok(outcomes)
     })
@@ -246,12 +239,6 @@ pub fn record_watching(
                 ))
                 .execute(c))?;
         }
-        let mut events: Vec<i32> = watched.iter().map(|w| w.event_id).collect();
-        events.sort_unstable();
-        events.dedup();
-        for event_id in events {
-            super::notify_live(conn, event_id)?;
-        }
         Ok(())
     })
 }
@@ -261,7 +248,6 @@ pub fn left(
     conn: &mut DbConnection,
     participant_id: i32,
     session_id: i32,
-    event_id: i32,
     now: i64,
 ) -> Result<(), DbError> {
     diesel::update(
@@ -271,6 +257,5 @@ pub fn left(
     )
     .set(watching::last_seen.eq(now - PRESENCE_WINDOW_MS - 1))
     .execute(conn)?;
-    super::notify_live(conn, event_id)?;
     Ok(())
 }

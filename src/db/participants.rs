@@ -211,7 +211,6 @@ pub fn register(
                 }));
             }
         }
-        super::notify_live(conn, event_id)?;
         Ok(participant_id)
     });
     match result {
@@ -302,9 +301,6 @@ pub fn cancel(
     .returning(participants::event_id)
     .get_result(conn)
     .optional()?;
-    if let Some(event_id) = event_id {
-        super::notify_live(conn, event_id)?;
-    }
     Ok(event_id)
 }
 
@@ -438,14 +434,7 @@ pub fn update_details(
         Ok(())
     });
     match result {
-        Ok(()) => {
-            let event_id: i32 = participants::table
-                .find(participant_id)
-                .select(participants::event_id)
-                .first(conn)?;
-            super::notify_live(conn, event_id)?;
-            Ok(EditOutcome::Saved)
-        }
+        Ok(()) => Ok(EditOutcome::Saved),
         Err(Refusal::Stop(outcome)) => Ok(outcome),
         Err(Refusal::Db(e)) => Err(e),
     }
@@ -469,8 +458,5 @@ pub fn cancel_by_id(
         participants::cancelled_at.eq(Some(now_ms)),
     ))
     .execute(conn)?;
-    if changed == 1 {
-        super::notify_live(conn, event_id)?;
-    }
     Ok(changed == 1)
 }

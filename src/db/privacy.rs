@@ -60,7 +60,6 @@ pub fn erase_by_page_token(
             .set(checkin_log::answer.eq(""))
             .execute(conn)?;
         anonymise(conn, &format!("id = {participant_id}"), now_ms)?;
-        super::notify_live(conn, event_id)?;
         Ok(Some(event_id))
     })
 }
@@ -72,8 +71,6 @@ pub fn purge_event(conn: &mut DbConnection, event_id: i32, now_ms: i64) -> Resul
         diesel::update(checkin_log::table.filter(checkin_log::event_id.eq(event_id)))
             .set(checkin_log::answer.eq(""))
             .execute(conn)?;
-        let erased = anonymise(conn, &format!("event_id = {event_id}"), now_ms)?;
-        super::notify_live(conn, event_id)?;
-        Ok(erased)
+        anonymise(conn, &format!("event_id = {event_id}"), now_ms)
     })
 }

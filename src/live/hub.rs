@@ -135,8 +135,9 @@ pub struct Resync {
     pub id: u64,
 }
 
-/// Events whose numbers changed since the hub's last tick. Marked without
-/// a message: a door rush changes numbers thousands of times a second, and
+/// Events whose numbers changed since the hub's last tick (and, as the
+/// hub's `to_announce`, events this instance changed since it last told
+/// the others). Marked without a message: a door rush changes numbers thousands of times a second, and
 /// a message for each woke the hub's thread every time (a syscall and a
 /// context switch per scan, 9 % of the HTTP workers' time). The tick reads
 /// and clears the marks; updates went out at tick time anyway.
@@ -290,6 +291,11 @@ pub struct Hub {
     presence: Presence,
     counts: Arc<SocketCounts>,
     changed: Arc<ChangedEvents>,
+    /// PostgreSQL: events changed here, to tell the other instances at the
+    /// next tick. Not the listener's marks: those came from the others.
+    to_announce: Option<Arc<ChangedEvents>>,
+    /// A NOTIFY is on its way; the next waits for it.
+    announcing: bool,
 }
 
 /// Sockets open now, kept by the hub, read by /metrics.
@@ -300,14 +306,59 @@ pub struct SocketCounts {
 }
 
 impl Hub {
-    pub fn new(pool: Pool, counts: Arc<SocketCounts>, changed: Arc<ChangedEvents>) -> Self {
+    pub fn new(
+        pool: Pool,
+        counts: Arc<SocketCounts>,
+        changed: Arc<ChangedEvents>,
+        to_announce: Option<Arc<ChangedEvents>>,
+    ) -> Self {
         Hub {
             pool,
             feeds: HashMap::new(),
             presence: Presence::default(),
             counts,
             changed,
+            to_announce,
+            announcing: false,
         }
+    }
+
+    /// This instance changed numbers at `event_id` (committed): its own
+    /// dashboards get them at the next tick, and so do the other instances'.
+    pub(super) fn changed_here(&mut self, event_id: i32) {
+        self.mark_dirty(Some(event_id));
+        if let Some(marks) = &self.to_announce {
+            marks.mark(event_id);
+        }
+    }
+
+    /// Tells the other instances which events this one changed since the
+    /// last tick: one NOTIFY per event however many changes, sent after
+    /// they were committed, one statement at a time. Notifying inside each
+    /// door batch's transaction instead serialised the commits of all of
+    /// them on the database (see `db::notify_live`). Not told (PostgreSQL
+    /// down): the other instances recompute within [`REFRESH`] anyway.
+    fn announce(&mut self, ctx: &mut Context<Self>) {
+        let Some(marks) = &self.to_announce else {
+            return;
+        };
+        if self.announcing {
+            return;
+        }
+        let events: Vec<i32> = marks.take().unwrap_or_default().into_iter().collect();
+        if events.is_empty() {
+            return;
+        }
+        self.announcing = true;
+        let pool = self.pool.clone();
+        let work =
+            async move { db::run(&pool, move |conn| Ok(db::notify_live(conn, &events)?)).await };
+        ctx.spawn(work.into_actor(self).map(|result, hub, _| {
+            hub.announcing = false;
+            if let Err(error) = result {
+                tracing::warn!(%error, "other instances not told of changes here");
+            }
+        }));
     }
 
     /// Numbers changed at an event (`None`: maybe at any event): its
@@ -328,6 +379,7 @@ impl Hub {
     }
 
     fn tick(&mut self, ctx: &mut Context<Self>) {
+        self.announce(ctx);
         match self.changed.take() {
             Some(events) => events.into_iter().for_each(|id| self.mark_dirty(Some(id))),
             None => self.mark_dirty(None),
@@ -619,10 +671,25 @@ impl Handler<Shutdown> for Hub {
         }
         self.feeds.clear();
         let watched = self.presence.flush();
+        // What changed here since the last tick, and the time stored now,
+        // told to the other instances before this one goes.
+        let mut untold: Vec<i32> = match &self.to_announce {
+            Some(marks) => marks.take().unwrap_or_default().into_iter().collect(),
+            None => Vec::new(),
+        };
+        if self.to_announce.is_some() {
+            untold.extend(watched.iter().map(|w| w.event_id));
+        }
+        untold.sort_unstable();
+        untold.dedup();
         let pool = self.pool.clone();
         Box::pin(async move {
-            if let Err(error) = presence::store(pool, watched, false).await {
+            if let Err(error) = presence::store(pool.clone(), watched, false).await {
                 tracing::warn!(%error, "watched time could not be written at shutdown");
+            }
+            let told = db::run(&pool, move |conn| Ok(db::notify_live(conn, &untold)?)).await;
+            if let Err(error) = told {
+                tracing::warn!(%error, "other instances not told of changes here at shutdown");
             }
         })
     }

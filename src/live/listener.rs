@@ -1,6 +1,6 @@
-//! PostgreSQL LISTEN: hears changes committed by any instance (their
-//! transactions NOTIFY `rollcall_live` with the event id) and marks them
-//! for the hub.
+//! PostgreSQL LISTEN: hears changes committed by any instance (their hubs
+//! NOTIFY `rollcall_live` with the event id after the changes committed;
+//! the `import` command does too) and marks them for the hub.
 
 use super::hub::{ChangedEvents, Hub};
 use actix::Addr;

@@ -1,7 +1,8 @@
 //! Live attendance: one hub per process that recomputes an event's numbers
 //! when they change (at most ten times a second), serialises each update
 //! once and pushes it to every dashboard socket of that event. On
-//! PostgreSQL a listener thread hears other instances' changes (NOTIFY).
+//! PostgreSQL instances tell each other which events they changed: each
+//! hub NOTIFYs at its tick, and a listener thread hears the others'.
 //!
 //! All of actix (actors) and actix-web-actors lives in this folder.
 
@@ -25,6 +26,8 @@ pub struct Live {
     hub: Addr<Hub>,
     counts: std::sync::Arc<hub::SocketCounts>,
     changed: std::sync::Arc<hub::ChangedEvents>,
+    /// PostgreSQL: what the hub tells the other instances (see `changed`).
+    to_announce: Option<std::sync::Arc<hub::ChangedEvents>>,
 }
 
 static NEXT_SOCKET: AtomicU64 = AtomicU64::new(1);
@@ -34,7 +37,9 @@ impl Live {
     pub fn start(pool: Pool, database: &DatabaseUrl) -> Live {
         let counts = std::sync::Arc::new(hub::SocketCounts::default());
         let changed = std::sync::Arc::new(hub::ChangedEvents::default());
-        let hub = Hub::new(pool, counts.clone(), changed.clone()).start();
+        let to_announce = matches!(database, DatabaseUrl::Postgres(_))
+            .then(|| std::sync::Arc::new(hub::ChangedEvents::default()));
+        let hub = Hub::new(pool, counts.clone(), changed.clone(), to_announce.clone()).start();
         if let DatabaseUrl::Postgres(url) = database {
             listener::spawn(url.clone(), hub.clone(), changed.clone());
         }
@@ -42,6 +47,7 @@ impl Live {
             hub,
             counts,
             changed,
+            to_announce,
         }
     }
 
@@ -53,9 +59,15 @@ impl Live {
         )
     }
 
-    /// Something at `event_id` changed: dashboards refresh within a tick.
+    /// Something at `event_id` changed and is committed: dashboards here
+    /// refresh within a tick, and on PostgreSQL the hub tells the other
+    /// instances at that tick (one NOTIFY per event, not per change). Every
+    /// handler that writes what the numbers show calls this.
     pub fn changed(&self, event_id: i32) {
         self.changed.mark(event_id);
+        if let Some(others) = &self.to_announce {
+            others.mark(event_id);
+        }
     }
 
     /// Closes every dashboard socket with a reason (server shutting down)

@@ -110,7 +110,7 @@ pub async fn store(pool: Pool, watched: Vec<Watched>, gone: bool) -> Result<(), 
         db::online::record_watching(conn, &watched, now)?;
         if gone {
             for w in &watched {
-                db::online::left(conn, w.participant_id, w.session_id, w.event_id, now)?;
+                db::online::left(conn, w.participant_id, w.session_id, now)?;
             }
         }
         Ok(())
@@ -130,7 +130,7 @@ pub fn write(hub: &mut Hub, ctx: &mut Context<Hub>, watched: Vec<Watched>, gone:
             tracing::warn!(%error, "watched time could not be written");
         }
         for event_id in events {
-            hub.mark_dirty(Some(event_id));
+            hub.changed_here(event_id);
         }
     }));
 }

@@ -676,3 +676,19 @@ impl TestApp {
         })
     }
 }
+
+/// Opens a watch page's presence socket for the registrant at `personal`
+/// (their page's path): they count as watching `slug` while it is open.
+pub async fn watch(
+    app: &TestApp,
+    personal: &str,
+    slug: &str,
+) -> actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec> {
+    let token = personal.trim_start_matches("/r/");
+    let (_, socket) = awc::Client::new()
+        .ws(app.url(&format!("/ws/watch/{token}/{slug}")))
+        .connect()
+        .await
+        .expect("the watch socket opens");
+    socket
+}

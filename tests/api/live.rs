@@ -38,13 +38,13 @@ async fn next_json(socket: &mut Socket, wait: Duration) -> Value {
 
 const WAIT: Duration = Duration::from_secs(5);
 
-/// The next update that carries attendance (a minute boundary may slide the
+/// The next update that carries `field` (a minute boundary may slide the
 /// arrivals chart in between).
-async fn update_with_attendance(socket: &mut Socket) -> Value {
+async fn update_carrying(socket: &mut Socket, field: &str) -> Value {
     loop {
         let update = next_json(socket, WAIT).await;
         assert_eq!(update["type"], "update");
-        if update.get("attended").is_some() {
+        if update.get(field).is_some() {
             return update;
         }
     }
@@ -374,7 +374,8 @@ async fn two_hundred_dashboards_all_see_one_scan() {
     // The update that carries the scan (a minute boundary may slide the
     // arrivals chart in between).
     let updates =
-        futures_util::future::join_all(sockets.iter_mut().map(update_with_attendance)).await;
+        futures_util::future::join_all(sockets.iter_mut().map(|s| update_carrying(s, "attended")))
+            .await;
     assert!(updates.iter().all(|u| u["attended"]["total"] == 1));
     let seqs: std::collections::HashSet<_> = updates.iter().map(|u| u["seq"].as_u64()).collect();
     assert_eq!(seqs.len(), 1, "everyone got the same update");
@@ -630,6 +631,116 @@ async fn on_postgres_a_scan_on_one_instance_reaches_a_dashboard_on_another() {
     .await;
     let update = next_json(&mut socket, Duration::from_secs(2)).await;
     assert_eq!(update["attended"]["total"], 1);
+}
+
+/// The same for a change made by a page, not the door: a registration on
+/// one instance shows on the other's dashboard.
+#[actix_web::test]
+async fn on_postgres_a_registration_on_one_instance_reaches_a_dashboard_on_another() {
+    let app = TestApp::spawn().await;
+    let Some(other) = app.second_instance().await else {
+        eprintln!("SQLite runs one instance: the two-instance test runs in the PostgreSQL leg");
+        return;
+    };
+    let screen = app.create_token(EVENT, "dashboard", &[]).await;
+    let mut socket = connect(&other, Some(&screen), "").await.unwrap();
+    let snapshot = next_json(&mut socket, WAIT).await;
+    assert_eq!(snapshot["registered"]["total"], 0);
+    app.register_ok("ada@example.org", "online", &["keynote"])
+        .await;
+    let update = update_carrying(&mut socket, "registered").await;
+    assert_eq!(update["registered"]["total"], 1);
+    assert_eq!(update["registered"]["online"], 1);
+}
+
+/// And for the hub's own writes: someone watching the stream through one
+/// instance counts as watching on the other's dashboard, and stops
+/// counting when their tab closes.
+#[actix_web::test]
+async fn on_postgres_watching_through_one_instance_shows_on_another() {
+    let app = TestApp::spawn().await;
+    let Some(other) = app.second_instance().await else {
+        eprintln!("SQLite runs one instance: the two-instance test runs in the PostgreSQL leg");
+        return;
+    };
+    let ada = app
+        .register_ok("ada@example.org", "online", &["keynote"])
+        .await;
+    let screen = app.create_token(EVENT, "dashboard", &[]).await;
+    let mut socket = connect(&other, Some(&screen), "").await.unwrap();
+    next_json(&mut socket, WAIT).await;
+    let watching_keynote = |update: &Value| {
+        update["by_session"]
+            .as_array()
+            .and_then(|sessions| sessions.iter().find(|s| s["slug"] == "keynote"))
+            .map(|keynote| keynote["watching_now"].clone())
+    };
+
+    let tab = watch(&app, &ada, "keynote").await;
+    loop {
+        let update = update_carrying(&mut socket, "by_session").await;
+        if watching_keynote(&update) == Some(json!(1)) {
+            break;
+        }
+    }
+    drop(tab);
+    loop {
+        let update = update_carrying(&mut socket, "by_session").await;
+        if watching_keynote(&update) == Some(json!(0)) {
+            break;
+        }
+    }
+}
+
+/// Other instances are told once per tick, not once per scan: a NOTIFY in
+/// every door batch's transaction made PostgreSQL commit them one at a
+/// time. Forty scans one after another, each a batch of its own, are told
+/// in a few NOTIFYs (one per tick they span).
+#[actix_web::test]
+async fn on_postgres_scans_are_told_to_other_instances_once_per_tick_not_once_each() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let app = TestApp::spawn().await;
+    let rollcall::db::DatabaseUrl::Postgres(url) = &*app.database else {
+        eprintln!("SQLite runs one instance: nothing to tell; this runs in the PostgreSQL leg");
+        return;
+    };
+    app.lift_capacities().await;
+    let scans = 40;
+    let mut codes = Vec::new();
+    for n in 0..scans {
+        let email = format!("p{n}@example.org");
+        app.register_ok(&email, "offline", &["keynote"]).await;
+        codes.push(app.code_of(&email).await);
+    }
+    let door = app.create_token(EVENT, "door", &[]).await;
+    // The registrations are told too: let that go out first.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut listening = diesel::PgConnection::establish(url).unwrap();
+    listening.batch_execute("LISTEN rollcall_live").unwrap();
+
+    for code in &codes {
+        let (status, answer) = app
+            .scan(&door, json!({"code": code, "session": "keynote"}))
+            .await;
+        assert_eq!((status, answer["status"].as_str()), (200, Some("accepted")));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let told: Vec<String> = listening
+        .notifications_iter()
+        .map(|n| n.unwrap().payload)
+        .collect();
+    assert!(!told.is_empty(), "the scans were never told");
+    assert!(
+        told.len() * 2 <= scans,
+        "{scans} scans told in {} NOTIFYs",
+        told.len()
+    );
+    let event_id = app
+        .db(|conn| rollcall::db::events::find_event(conn, EVENT))
+        .await;
+    let event_id = event_id.unwrap().id.to_string();
+    assert!(told.iter().all(|payload| *payload == event_id));
 }
 
 #[actix_web::test]

@@ -151,20 +151,6 @@ async fn not_registered_cancelled_and_unknown_joins_record_nothing() {
     assert!(online_records(&app).await.is_empty());
 }
 
-async fn watch(
-    app: &TestApp,
-    personal: &str,
-    slug: &str,
-) -> actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec> {
-    let token = personal.trim_start_matches("/r/");
-    let (_, socket) = awc::Client::new()
-        .ws(app.url(&format!("/ws/watch/{token}/{slug}")))
-        .connect()
-        .await
-        .expect("the watch socket opens");
-    socket
-}
-
 #[actix_web::test]
 async fn watching_now_counts_people_not_tabs_and_drops_when_they_leave() {
     let app = TestApp::spawn().await;
