@@ -404,9 +404,11 @@ fn person(
     }
 }
 
-/// "Zofia Wiśniewska" -> "zofia.winiewska": the local part of an invented address.
+/// "Zofia Wiśniewska" -> "zofia.wisniewska": the local part of an invented
+/// address, accented letters spelt without their accents.
 fn ascii_handle(name: &str) -> String {
-    name.to_lowercase()
+    any_ascii::any_ascii(name)
+        .to_lowercase()
         .split_whitespace()
         .map(|w| {
             w.chars()

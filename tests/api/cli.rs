@@ -79,6 +79,19 @@ fn demo_loads_the_forum_once() {
         names.len(),
         "no two invented people share a name"
     );
+    // Addresses spell the whole name: "Kamińska" is "kaminska", not "kamiska".
+    let people: Vec<(String, String)> = schema::participants::table
+        .select((schema::participants::full_name, schema::participants::email))
+        .load(&mut conn)
+        .unwrap();
+    for (name, email) in &people {
+        let local = email.split('@').next().unwrap();
+        assert_eq!(
+            local.chars().filter(char::is_ascii_alphabetic).count(),
+            name.chars().filter(|c| c.is_alphabetic()).count(),
+            "{name}: {email}"
+        );
+    }
 
     let second = rollcall(&database, &["demo"]);
     assert!(second.status.success());
