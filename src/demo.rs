@@ -407,8 +407,7 @@ fn person(
 /// "Zofia Wiśniewska" -> "zofia.wisniewska": the local part of an invented
 /// address, accented letters spelt without their accents.
 fn ascii_handle(name: &str) -> String {
-    any_ascii::any_ascii(name)
-        .to_lowercase()
+    crate::domain::fold_for_search(name)
         .split_whitespace()
         .map(|w| {
             w.chars()

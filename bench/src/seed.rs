@@ -266,14 +266,16 @@ fn fill_event(
                 .enumerate()
                 .map(|(j, (p, mode, country))| {
                     let i = chunk_no * 1000 + j;
+                    let name = format!("Participant {i}");
+                    let folded = rollcall::domain::fold_for_search(&name);
                     format!(
-                        "({event_id}, 'Participant {i}', 'p{i}@bench.example.org', 'Institute {}', '{country}', '{mode}', 'delegate', 'registered', '{}', '{}', {now})",
+                        "({event_id}, '{name}', '{folded}', 'p{i}@bench.example.org', 'Institute {}', '{country}', '{mode}', 'delegate', 'registered', '{}', '{}', {now})",
                         i % 97, p.code, p.page_token
                     )
                 })
                 .collect();
             conn.batch_execute(&format!(
-                "INSERT INTO participants (event_id, full_name, email, affiliation, country, mode, category, status, checkin_code, page_token, created_at) VALUES {}",
+                "INSERT INTO participants (event_id, full_name, name_folded, email, affiliation, country, mode, category, status, checkin_code, page_token, created_at) VALUES {}",
                 values.join(",")
             ))?;
         }

@@ -186,6 +186,10 @@ pub fn connect(url: &DatabaseUrl, max_size: u32) -> Result<Pool, DbError> {
         .map_err(|e| DbError::Migration(format!("cannot open the database: {e}")))?;
     let mut conn = pool.get()?;
     run_migrations(&mut conn)?;
+    let folded = participants::fold_names(&mut conn)?;
+    if folded > 0 {
+        tracing::info!(folded, "participants' names folded for search");
+    }
     Ok(pool)
 }
 

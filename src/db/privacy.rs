@@ -15,8 +15,9 @@ pub const ERASED_NAME: &str = "Erased participant";
 /// The replacement secrets (`erased-<id>`) are not valid codes or tokens, so
 /// no badge or link can ever match them again.
 fn anonymise(conn: &mut DbConnection, which: &str, now_ms: i64) -> Result<usize, DbError> {
+    let folded = crate::domain::fold_for_search(ERASED_NAME);
     let sql = format!(
-        "UPDATE participants SET full_name = '{ERASED_NAME}', \
+        "UPDATE participants SET full_name = '{ERASED_NAME}', name_folded = '{folded}', \
                 email = 'erased-' || CAST(id AS TEXT) || '@invalid', affiliation = '', \
                 checkin_code = 'erased-' || CAST(id AS TEXT), \
                 page_token = 'erased-' || CAST(id AS TEXT), anonymised_at = {now_ms} \

@@ -79,6 +79,7 @@ diesel::table! {
         created_at -> BigInt,
         cancelled_at -> Nullable<BigInt>,
         anonymised_at -> Nullable<BigInt>,
+        name_folded -> Nullable<Text>,
     }
 }
 

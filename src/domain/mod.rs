@@ -23,4 +23,4 @@ pub use registration::{
     SessionChoice,
 };
 pub use secrets::{CheckinCode, PageToken};
-pub use text::{Affiliation, PersonName};
+pub use text::{fold_for_search, Affiliation, PersonName};

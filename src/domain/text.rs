@@ -27,6 +27,17 @@ impl PersonName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    /// The name as searches match it (see [`fold_for_search`]).
+    pub fn folded(&self) -> String {
+        fold_for_search(&self.0)
+    }
+}
+
+/// Text as a search compares it: lower case, with accented letters and
+/// other scripts spelt in ASCII (any_ascii), so "Wiśniewska", "WISNIEWSKA"
+/// and "wisniewska" are the same, whatever keyboard the door staff have.
+pub fn fold_for_search(text: &str) -> String {
+    any_ascii::any_ascii(text).to_lowercase()
 }
 
 /// The institution a participant represents.

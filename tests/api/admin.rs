@@ -122,6 +122,15 @@ async fn an_organiser_corrects_and_cancels_a_registration() {
     assert_eq!(saved.status().as_u16(), 303);
     let (_, list) = app.get_html("/admin/events/test-forum/participants").await;
     assert!(text(&list, "tbody").contains("Ada King"));
+    let (_, found) = app
+        .get_html("/admin/events/test-forum/participants?q=king")
+        .await;
+    assert_eq!(text(&found, "tbody a"), "Ada King", "found by the new name");
+    let (_, none) = app
+        .get_html("/admin/events/test-forum/participants?q=lovelace")
+        .await;
+    assert_eq!(count(&none, "tbody tr"), 0, "not by the old one");
+    assert!(text(&none, "[role=status]").contains("No one matches “lovelace”"));
     assert!(text(&list, "tbody").contains("Online"));
 
     let cancelled = app

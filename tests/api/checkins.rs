@@ -528,6 +528,31 @@ async fn door_staff_find_people_by_name_and_check_them_in_by_hand() {
     assert_eq!(source, "manual");
 }
 
+/// Names are found however they are typed: without their accents, in
+/// capitals, or with them.
+#[actix_web::test]
+async fn door_staff_find_people_without_typing_their_accents() {
+    let app = TestApp::spawn().await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    let mut fields = valid_fields("zofia@example.org", "offline");
+    fields[0] = ("full_name", "Zofia Wiśniewska");
+    fields.push(("sessions", "keynote"));
+    assert_eq!(app.register(&fields).await.status().as_u16(), 303);
+    for typed in ["wisn", "WIŚNIEWSKA", "Wisniewska", "zofia w"] {
+        let response = app
+            .client
+            .get(app.url(&format!("/api/v1/events/{EVENT}/participants")))
+            .query(&[("q", typed)])
+            .bearer_auth(&door)
+            .send()
+            .await
+            .unwrap();
+        let found: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(found.as_array().map(Vec::len), Some(1), "{typed}: {found}");
+        assert_eq!(found[0]["name"], "Zofia Wiśniewska");
+    }
+}
+
 /// One batch holding what a door rush mixes: the same badge twice, a retry
 /// with the same scan id, someone who was watching online walking in, a
 /// capped session, and a stranger. Each answer is what it would be alone,

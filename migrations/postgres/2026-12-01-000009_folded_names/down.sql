@@ -1,0 +1,2 @@
+DROP INDEX participants_unfolded;
+ALTER TABLE participants DROP COLUMN name_folded;
