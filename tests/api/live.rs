@@ -608,13 +608,22 @@ async fn the_dashboard_page_shows_the_numbers_without_javascript() {
     );
 }
 
+/// An app and a second instance on its database; `None` on SQLite, which
+/// runs one instance (these tests run in the PostgreSQL leg).
+async fn two_instances() -> Option<(TestApp, TestApp)> {
+    let app = TestApp::spawn().await;
+    let Some(other) = app.second_instance().await else {
+        eprintln!("SQLite runs one instance: the two-instance tests run in the PostgreSQL leg");
+        return None;
+    };
+    Some((app, other))
+}
+
 /// Two instances on one PostgreSQL database: a scan handled by one reaches
 /// a dashboard connected to the other (LISTEN/NOTIFY).
 #[actix_web::test]
 async fn on_postgres_a_scan_on_one_instance_reaches_a_dashboard_on_another() {
-    let app = TestApp::spawn().await;
-    let Some(other) = app.second_instance().await else {
-        eprintln!("SQLite runs one instance: the two-instance test runs in the PostgreSQL leg");
+    let Some((app, other)) = two_instances().await else {
         return;
     };
     app.register_ok("ada@example.org", "offline", &["keynote"])
@@ -637,9 +646,7 @@ async fn on_postgres_a_scan_on_one_instance_reaches_a_dashboard_on_another() {
 /// one instance shows on the other's dashboard.
 #[actix_web::test]
 async fn on_postgres_a_registration_on_one_instance_reaches_a_dashboard_on_another() {
-    let app = TestApp::spawn().await;
-    let Some(other) = app.second_instance().await else {
-        eprintln!("SQLite runs one instance: the two-instance test runs in the PostgreSQL leg");
+    let Some((app, other)) = two_instances().await else {
         return;
     };
     let screen = app.create_token(EVENT, "dashboard", &[]).await;
@@ -658,9 +665,7 @@ async fn on_postgres_a_registration_on_one_instance_reaches_a_dashboard_on_anoth
 /// counting when their tab closes.
 #[actix_web::test]
 async fn on_postgres_watching_through_one_instance_shows_on_another() {
-    let app = TestApp::spawn().await;
-    let Some(other) = app.second_instance().await else {
-        eprintln!("SQLite runs one instance: the two-instance test runs in the PostgreSQL leg");
+    let Some((app, other)) = two_instances().await else {
         return;
     };
     let ada = app
