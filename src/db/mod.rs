@@ -228,7 +228,26 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    begin_write(conn, "BEGIN", work)
+    begin(conn, "BEGIN IMMEDIATE", "BEGIN", work)
+}
+
+/// Runs `work`'s reads on one snapshot of the database, so numbers read by
+/// several statements agree: a scan committed between two of them would
+/// otherwise count in one and not in the other (a total one more than the
+/// sum of its sessions). PostgreSQL: `REPEATABLE READ, READ ONLY`; SQLite:
+/// a deferred transaction, whose first read fixes its snapshot of the WAL.
+/// Nested in another transaction, `work` runs in that one.
+pub fn read_snapshot<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    begin(
+        conn,
+        "BEGIN DEFERRED",
+        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        work,
+    )
 }
 
 /// A [`write_transaction`] in which every statement finds its rows by key:
@@ -255,8 +274,9 @@ pub fn keyed_write_transaction<R, T, E>(
 where
     E: From<diesel::result::Error>,
 {
-    begin_write(
+    begin(
         conn,
+        "BEGIN IMMEDIATE",
         "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_custom_plan",
         |conn| {
             let found = read(conn)?;
@@ -268,7 +288,12 @@ where
     )
 }
 
-fn begin_write<T, E, F>(conn: &mut DbConnection, postgres_begin: &str, work: F) -> Result<T, E>
+fn begin<T, E, F>(
+    conn: &mut DbConnection,
+    sqlite_begin: &str,
+    postgres_begin: &str,
+    work: F,
+) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
@@ -286,7 +311,7 @@ where
     }
     match conn {
         DbConnection::Sqlite(sqlite) => {
-            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?
+            AnsiTransactionManager::begin_transaction_sql(sqlite, sqlite_begin)?
         }
         DbConnection::Postgresql(pg) => {
             AnsiTransactionManager::begin_transaction_sql(pg, postgres_begin)?

@@ -169,7 +169,19 @@ fn participant_grid_sql(conn: &DbConnection, event_id: i32) -> String {
     }
 }
 
+/// An event's numbers as the dashboards, the stats API and the report
+/// show them, every part read on one snapshot ([`super::read_snapshot`]).
 pub fn event_stats(
+    conn: &mut DbConnection,
+    event_id: i32,
+    event_slug: &str,
+    now_ms: i64,
+) -> Result<EventStats, DbError> {
+    super::read_snapshot(conn, |conn| numbers(conn, event_id, event_slug, now_ms))
+}
+
+/// [`event_stats`], its statements run on whatever snapshot `conn` is in.
+fn numbers(
     conn: &mut DbConnection,
     event_id: i32,
     event_slug: &str,
@@ -519,4 +531,75 @@ pub fn explain_event_stats(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::connection::{Connection, InstrumentationEvent, SimpleConnection};
+    use std::sync::{Arc, Mutex};
+
+    /// A check-in committed by another connection while the numbers are
+    /// being read counts in all of them or in none: the total attended
+    /// (from the participant grid, read first) and the session's count
+    /// (read after) never disagree.
+    #[test]
+    fn a_check_in_committed_midway_counts_in_every_number_or_in_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("forum.db").display());
+        let mut reader = DbConnection::establish(&url).unwrap();
+        crate::db::run_migrations(&mut reader).unwrap();
+        reader
+            .batch_execute(
+                "PRAGMA journal_mode = WAL; \
+                 INSERT INTO events (id, slug, title, timezone, starts_at, ends_at, created_at) \
+                 VALUES (1, 'forum', 'Forum', 'UTC', 0, 100, 0); \
+                 INSERT INTO agenda_sessions (id, event_id, slug, title, starts_at, ends_at, format, \
+                                              online_min_minutes) \
+                 VALUES (1, 1, 'talk', 'Talk', 0, 50, 'hybrid', 0); \
+                 INSERT INTO participants (id, event_id, full_name, email, affiliation, country, \
+                                           mode, category, status, checkin_code, page_token, \
+                                           created_at) \
+                 VALUES (1, 1, 'A', 'a@x', '', 'DE', 'offline', 'delegate', 'registered', 'c1', \
+                         't1', 0);",
+            )
+            .unwrap();
+        // The door, another connection, commits a check-in as the reader
+        // starts its second statement.
+        let door = Arc::new(Mutex::new(Some(DbConnection::establish(&url).unwrap())));
+        let selects = Arc::new(Mutex::new(0));
+        reader.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            let InstrumentationEvent::StartQuery { query, .. } = event else {
+                return;
+            };
+            if !query.to_string().trim_start().starts_with("SELECT") {
+                return;
+            }
+            let mut seen = selects.lock().unwrap();
+            *seen += 1;
+            if *seen == 2 {
+                if let Some(mut door) = door.lock().unwrap().take() {
+                    door.batch_execute(
+                        "INSERT INTO attendance (event_id, participant_id, session_id, mode, \
+                                                 source, recorded_at) \
+                         VALUES (1, 1, 1, 'offline', 'door_scan', 10)",
+                    )
+                    .unwrap();
+                }
+            }
+        });
+
+        let stats = event_stats(&mut reader, 1, "forum", 20).unwrap();
+        let talk = &stats.by_session[0];
+        assert_eq!(
+            stats.attended.total, talk.in_person,
+            "attended {} against the session's {}",
+            stats.attended.total, talk.in_person
+        );
+        let after = event_stats(&mut reader, 1, "forum", 20).unwrap();
+        assert_eq!(
+            (after.attended.total, after.by_session[0].in_person),
+            (1, 1)
+        );
+    }
 }

@@ -65,10 +65,13 @@ pub async fn show(
         let Some(event) = db::events::find_event(conn, &slug)? else {
             return Ok(None);
         };
-        let stats = db::stats::event_stats(conn, event.id, &event.slug, db::now_ms())?;
-        let quarters = db::stats::arrivals_by_quarter(conn, event.id)?;
-        let sessions = db::events::sessions_of(conn, event.id)?;
-        Ok(Some((event, stats, quarters, sessions)))
+        // The timelines from the same moment as the totals.
+        db::read_snapshot(conn, move |conn| {
+            let stats = db::stats::event_stats(conn, event.id, &event.slug, db::now_ms())?;
+            let quarters = db::stats::arrivals_by_quarter(conn, event.id)?;
+            let sessions = db::events::sessions_of(conn, event.id)?;
+            Ok(Some((event, stats, quarters, sessions)))
+        })
     })
     .await?;
     let (event, stats, quarters, sessions) = found.ok_or(AppError::NotFound)?;
