@@ -137,8 +137,9 @@ pub struct Resync {
 
 /// Events whose numbers changed since the hub's last tick (and, as the
 /// hub's `to_announce`, events this instance changed since it last told
-/// the others). Marked without a message: a door rush changes numbers thousands of times a second, and
-/// a message for each woke the hub's thread every time (a syscall and a
+/// the others). Marked without a message: a door rush changes numbers
+/// thousands of times a second, and a message for each woke the hub's
+/// thread every time (a syscall and a
 /// context switch per scan, 9 % of the HTTP workers' time). The tick reads
 /// and clears the marks; updates went out at tick time anyway.
 #[derive(Debug, Default)]
@@ -345,20 +346,17 @@ impl Hub {
         if self.announcing {
             return;
         }
+        // The marks are only ever set one by one, so never "everything".
         let events: Vec<i32> = marks.take().unwrap_or_default().into_iter().collect();
         if events.is_empty() {
             return;
         }
         self.announcing = true;
-        let pool = self.pool.clone();
-        let work =
-            async move { db::run(&pool, move |conn| Ok(db::notify_live(conn, &events)?)).await };
-        ctx.spawn(work.into_actor(self).map(|result, hub, _| {
-            hub.announcing = false;
-            if let Err(error) = result {
-                tracing::warn!(%error, "other instances not told of changes here");
-            }
-        }));
+        let told = tell_others(self.pool.clone(), events);
+        ctx.spawn(
+            told.into_actor(self)
+                .map(|(), hub, _| hub.announcing = false),
+        );
     }
 
     /// Numbers changed at an event (`None`: maybe at any event): its
@@ -575,6 +573,15 @@ impl Hub {
     }
 }
 
+/// One NOTIFY per event for the other instances, after the changes were
+/// committed (see [`Hub::announce`]).
+async fn tell_others(pool: Pool, events: Vec<i32>) {
+    let told = db::run(&pool, move |conn| Ok(db::notify_live(conn, &events)?)).await;
+    if let Err(error) = told {
+        tracing::warn!(%error, "other instances not told of changes here");
+    }
+}
+
 impl Handler<Drained> for Hub {
     type Result = ();
     fn handle(&mut self, msg: Drained, ctx: &mut Context<Self>) {
@@ -673,23 +680,17 @@ impl Handler<Shutdown> for Hub {
         let watched = self.presence.flush();
         // What changed here since the last tick, and the time stored now,
         // told to the other instances before this one goes.
-        let mut untold: Vec<i32> = match &self.to_announce {
-            Some(marks) => marks.take().unwrap_or_default().into_iter().collect(),
-            None => Vec::new(),
-        };
-        if self.to_announce.is_some() {
-            untold.extend(watched.iter().map(|w| w.event_id));
+        for w in &watched {
+            self.changed_here(w.event_id);
         }
-        untold.sort_unstable();
-        untold.dedup();
+        let untold = self.to_announce.as_ref().and_then(|marks| marks.take());
         let pool = self.pool.clone();
         Box::pin(async move {
             if let Err(error) = presence::store(pool.clone(), watched, false).await {
                 tracing::warn!(%error, "watched time could not be written at shutdown");
             }
-            let told = db::run(&pool, move |conn| Ok(db::notify_live(conn, &untold)?)).await;
-            if let Err(error) = told {
-                tracing::warn!(%error, "other instances not told of changes here at shutdown");
+            if let Some(events) = untold.filter(|events| !events.is_empty()) {
+                tell_others(pool, events.into_iter().collect()).await;
             }
         })
     }
