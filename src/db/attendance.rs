@@ -137,22 +137,16 @@ pub fn record(conn: &mut DbConnection, new: &NewAttendance) -> Result<bool, DbEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use diesel::connection::SimpleConnection;
 
     fn forum() -> DbConnection {
-        let mut conn = DbConnection::establish(":memory:").unwrap();
-        crate::db::run_migrations(&mut conn).unwrap();
-        conn.batch_execute(
+        crate::db::testing::forum(
+            ":memory:",
             "PRAGMA foreign_keys = ON; \
-             INSERT INTO events (id, slug, title, timezone, starts_at, ends_at, created_at) \
-             VALUES (1, 'forum', 'Forum', 'UTC', 0, 100, 0); \
              INSERT INTO participants (id, event_id, full_name, email, affiliation, country, mode, \
                                        category, status, checkin_code, page_token, created_at) VALUES \
              (1, 1, 'A', 'a@x', '', 'DE', 'offline', 'delegate', 'registered', 'c1', 't1', 0), \
              (2, 1, 'B', 'b@x', '', 'FR', 'offline', 'delegate', 'registered', 'c2', 't2', 0);",
         )
-        .unwrap();
-        conn
     }
 
     fn row(participant_id: i32, mode: &str) -> AttendanceRow<'_> {

@@ -1165,22 +1165,17 @@ pub fn recent_log(
 mod tests {
     use super::*;
     use crate::db::testing::{record_statements, sqlite_plan};
-    use diesel::connection::SimpleConnection;
 
     /// The admin's scan log shows the newest scans first, and reads them
     /// from the index: a big event's log isn't sorted for one page.
     #[test]
     fn the_scan_log_reads_its_newest_rows_from_the_index() {
-        let mut conn = DbConnection::establish(":memory:").unwrap();
-        crate::db::run_migrations(&mut conn).unwrap();
-        conn.batch_execute(
-            "INSERT INTO events (id, slug, title, timezone, starts_at, ends_at, created_at) \
-             VALUES (1, 'forum', 'Forum', 'UTC', 0, 100, 0); \
-             INSERT INTO checkin_log (event_id, actor, action, outcome, answer, at) VALUES \
+        let mut conn = crate::db::testing::forum(
+            ":memory:",
+            "INSERT INTO checkin_log (event_id, actor, action, outcome, answer, at) VALUES \
              (1, 'door', 'scan', 'accepted', '', 10), (1, 'door', 'scan', 'rejected', '', 30), \
              (1, 'door', 'scan', 'duplicate', '', 30), (1, 'door', 'scan', 'accepted', '', 20);",
-        )
-        .unwrap();
+        );
         let statements = record_statements(&mut conn);
 
         let newest = recent_log(&mut conn, 1, 3).unwrap();

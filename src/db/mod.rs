@@ -381,6 +381,22 @@ pub(crate) mod testing {
         statements
     }
 
+    /// A migrated SQLite database at `url` (":memory:" or a file) holding
+    /// one event, id 1, slug `forum`, then the test's own rows (`rows`,
+    /// SQL run after the event is in).
+    pub fn forum(url: &str, rows: &str) -> DbConnection {
+        use diesel::connection::SimpleConnection;
+        let mut conn = DbConnection::establish(url).unwrap();
+        super::run_migrations(&mut conn).unwrap();
+        conn.batch_execute(
+            "INSERT INTO events (id, slug, title, timezone, starts_at, ends_at, created_at) \
+             VALUES (1, 'forum', 'Forum', 'UTC', 0, 100, 0)",
+        )
+        .unwrap();
+        conn.batch_execute(rows).unwrap();
+        conn
+    }
+
     /// SQLite's plan for `sql`, a step a line (`EXPLAIN QUERY PLAN`'s detail).
     pub fn sqlite_plan(conn: &mut DbConnection, sql: &str) -> Vec<String> {
         #[derive(QueryableByName)]

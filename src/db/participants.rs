@@ -506,23 +506,18 @@ pub fn cancel_by_id(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use diesel::connection::SimpleConnection;
 
     /// A participant stored before names were folded (or by hand) is found
     /// with the accents typed until start-up folds the name; then without.
     #[test]
     fn names_stored_before_folding_are_found_without_accents_once_folded() {
-        let mut conn = DbConnection::establish(":memory:").unwrap();
-        super::super::run_migrations(&mut conn).unwrap();
-        conn.batch_execute(
-            "INSERT INTO events (id, slug, title, timezone, starts_at, ends_at, created_at) \
-             VALUES (1, 'forum', 'Forum', 'UTC', 0, 100, 0); \
-             INSERT INTO participants (id, event_id, full_name, email, affiliation, country, mode, \
+        let mut conn = crate::db::testing::forum(
+            ":memory:",
+            "INSERT INTO participants (id, event_id, full_name, email, affiliation, country, mode, \
                                        category, status, checkin_code, page_token, created_at) \
              VALUES (1, 1, 'Zofia Wiśniewska', 'z@x', '', 'PL', 'offline', 'delegate', \
                      'registered', 'c1', 't1', 0);",
-        )
-        .unwrap();
+        );
         let found = |conn: &mut DbConnection, q: &str| -> Vec<String> {
             search(conn, 1, q, 10)
                 .unwrap()

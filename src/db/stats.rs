@@ -547,13 +547,9 @@ mod tests {
     fn a_check_in_committed_midway_counts_in_every_number_or_in_none() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("forum.db").display());
-        let mut reader = DbConnection::establish(&url).unwrap();
-        crate::db::run_migrations(&mut reader).unwrap();
-        reader
-            .batch_execute(
-                "PRAGMA journal_mode = WAL; \
-                 INSERT INTO events (id, slug, title, timezone, starts_at, ends_at, created_at) \
-                 VALUES (1, 'forum', 'Forum', 'UTC', 0, 100, 0); \
+        let mut reader = crate::db::testing::forum(
+            &url,
+            "PRAGMA journal_mode = WAL; \
                  INSERT INTO agenda_sessions (id, event_id, slug, title, starts_at, ends_at, format, \
                                               online_min_minutes) \
                  VALUES (1, 1, 'talk', 'Talk', 0, 50, 'hybrid', 0); \
@@ -562,8 +558,7 @@ mod tests {
                                            created_at) \
                  VALUES (1, 1, 'A', 'a@x', '', 'DE', 'offline', 'delegate', 'registered', 'c1', \
                          't1', 0);",
-            )
-            .unwrap();
+        );
         // The door, another connection, commits a check-in as the reader
         // starts its second statement.
         let door = Arc::new(Mutex::new(Some(DbConnection::establish(&url).unwrap())));
