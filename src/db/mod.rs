@@ -338,9 +338,9 @@ where
 /// PostgreSQL serialises the commits of every transaction that notified,
 /// on all connections, by a lock held through each one's WAL flush (with
 /// eight clients committing one insert each, 9,400–9,900 commits/s
-/// without NOTIFY, 4,700–4,800 with one; BENCHMARKS.md history 35). A
-/// NOTIFY alone writes no WAL and waits for no flush. On SQLite (one
-/// instance) there is no one else to tell.
+/// without NOTIFY, 4,700–4,800 with one, 9,650–9,750 with it sent after
+/// the commit; BENCHMARKS.md history 35). On SQLite (one instance) there
+/// is no one else to tell.
 pub fn notify_live(conn: &mut DbConnection, event_ids: &[i32]) -> diesel::QueryResult<()> {
     if let (DbConnection::Postgresql(pg), false) = (conn, event_ids.is_empty()) {
         let statements: Vec<String> = event_ids
