@@ -19,45 +19,99 @@ pub struct ParticipantRow {
     pub checkin_code: String,
 }
 
-/// The mode of each attendance at a session, by (participant id, session id).
-pub type SessionAttendance = HashMap<(i32, i32), String>;
+/// Whether each attendance at a session was in person, by (participant
+/// id, session id): a flag rather than the mode's text, so 500,000
+/// records take a few MiB.
+pub type SessionAttendance = HashMap<(i32, i32), bool>;
 
-/// Participants by name, and every attendance at a session, to be looked
-/// up per person and session (a scan of the records for each cell took
-/// 44 s for 100,000 people and 500,000 records; BENCHMARKS.md history 34).
-pub fn participants_with_attendance(
+/// Calls `each` with every row of a query as the database hands it over,
+/// none kept: at report scale the rows, held all at once, were several
+/// times the size of the file made from them (BENCHMARKS.md history 38).
+/// PostgreSQL sends them one at a time too, where by default libpq
+/// receives the whole result before the first row is read.
+macro_rules! for_each_row {
+    ($conn:expr, $query:expr, $row:ty, $each:expr) => {
+        match $conn {
+            DbConnection::Postgresql(c) => each_row(
+                diesel::RunQueryDsl::load_iter::<$row, diesel::pg::PgRowByRowLoadingMode>(
+                    $query, c,
+                )?,
+                $each,
+            ),
+            DbConnection::Sqlite(c) => each_row(
+                diesel::RunQueryDsl::load_iter::<$row, diesel::connection::DefaultLoadingMode>(
+                    $query, c,
+                )?,
+                $each,
+            ),
+        }
+    };
+}
+
+fn each_row<T>(
+    rows: impl Iterator<Item = QueryResult<T>>,
+    mut each: impl FnMut(T) -> Result<(), DbError>,
+) -> Result<(), DbError> {
+    for row in rows {
+        each(row?)?;
+    }
+    Ok(())
+}
+
+/// Every session attendance of the event, to be looked up per person and
+/// session (a scan of the records for each cell took 44 s for 100,000
+/// people and 500,000 records; BENCHMARKS.md history 34).
+pub fn session_attendance(
     conn: &mut DbConnection,
     event_id: i32,
-) -> Result<(Vec<ParticipantRow>, SessionAttendance), DbError> {
-    let people = participants::table
-        .filter(participants::event_id.eq(event_id))
-        .order((participants::full_name, participants::id))
-        .select((
-            participants::id,
-            participants::full_name,
-            participants::email,
-            participants::affiliation,
-            participants::country,
-            participants::mode,
-            participants::category,
-            participants::status,
-            participants::checkin_code,
-        ))
-        .load(conn)?;
-    let records: Vec<(i32, Option<i32>, String)> = attendance::table
-        .filter(attendance::event_id.eq(event_id))
-        .filter(attendance::session_id.is_not_null())
-        .select((
-            attendance::participant_id,
-            attendance::session_id,
-            attendance::mode,
-        ))
-        .load(conn)?;
-    let records = records
-        .into_iter()
-        .filter_map(|(p, s, m)| s.map(|s| ((p, s), m)))
-        .collect();
-    Ok((people, records))
+) -> Result<SessionAttendance, DbError> {
+    let mut modes = SessionAttendance::new();
+    for_each_row!(
+        conn,
+        attendance::table
+            .filter(attendance::event_id.eq(event_id))
+            .filter(attendance::session_id.is_not_null())
+            .select((
+                attendance::participant_id,
+                attendance::session_id,
+                attendance::mode,
+            )),
+        (i32, Option<i32>, String),
+        |(person, session, mode): (i32, Option<i32>, String)| {
+            if let Some(session) = session {
+                modes.insert((person, session), mode == "offline");
+            }
+            Ok::<(), DbError>(())
+        }
+    )?;
+    Ok(modes)
+}
+
+/// Calls `each` with the event's participants, by name.
+pub fn for_each_participant(
+    conn: &mut DbConnection,
+    event_id: i32,
+    each: impl FnMut(ParticipantRow) -> Result<(), DbError>,
+) -> Result<(), DbError> {
+    for_each_row!(
+        conn,
+        participants::table
+            .filter(participants::event_id.eq(event_id))
+            .order((participants::full_name, participants::id))
+            .select((
+                participants::id,
+                participants::full_name,
+                participants::email,
+                participants::affiliation,
+                participants::country,
+                participants::mode,
+                participants::category,
+                participants::status,
+                participants::checkin_code,
+            )),
+        ParticipantRow,
+        each
+    )
 }
 
 #[derive(Queryable)]
@@ -72,27 +126,33 @@ pub struct AttendanceRow {
     pub recorded_by: Option<String>,
 }
 
-/// The attendance log, oldest first.
-pub fn attendance_log(
+/// Calls `each` with the event's attendance records, oldest first.
+pub fn for_each_attendance(
     conn: &mut DbConnection,
     event_id: i32,
-) -> Result<Vec<AttendanceRow>, DbError> {
-    Ok(attendance::table
-        .inner_join(participants::table)
-        .left_join(
-            agenda_sessions::table.on(agenda_sessions::id.nullable().eq(attendance::session_id)),
-        )
-        .filter(attendance::event_id.eq(event_id))
-        .order((attendance::recorded_at, attendance::id))
-        .select((
-            attendance::recorded_at,
-            participants::full_name,
-            participants::country,
-            agenda_sessions::slug.nullable(),
-            attendance::mode,
-            attendance::source,
-            attendance::door,
-            attendance::recorded_by,
-        ))
-        .load(conn)?)
+    each: impl FnMut(AttendanceRow) -> Result<(), DbError>,
+) -> Result<(), DbError> {
+    for_each_row!(
+        conn,
+        attendance::table
+            .inner_join(participants::table)
+            .left_join(
+                agenda_sessions::table
+                    .on(agenda_sessions::id.nullable().eq(attendance::session_id)),
+            )
+            .filter(attendance::event_id.eq(event_id))
+            .order((attendance::recorded_at, attendance::id))
+            .select((
+                attendance::recorded_at,
+                participants::full_name,
+                participants::country,
+                agenda_sessions::slug.nullable(),
+                attendance::mode,
+                attendance::source,
+                attendance::door,
+                attendance::recorded_by,
+            )),
+        AttendanceRow,
+        each
+    )
 }

@@ -282,6 +282,32 @@ async fn ten_thousand_rows_import_in_one_go() {
         .into_iter()
         .collect();
     assert_eq!(codes.len(), 10_000, "every participant has their own code");
+
+    // The export of them, over a megabyte, goes out in pieces: every
+    // person once, and as many bytes as its Content-Length said.
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v1/events/{EVENT}/participants.csv")))
+        .bearer_auth(&organiser)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let length: usize = response.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body = response.bytes().await.unwrap();
+    assert_eq!(body.len(), length);
+    assert!(length > 1_000_000, "{length} bytes");
+    let mut reader = csv::Reader::from_reader(&body[3..]);
+    let emails: std::collections::HashSet<String> = reader
+        .records()
+        .map(|r| r.unwrap()[1].to_string())
+        .collect();
+    assert_eq!(emails.len(), 10_000);
+    assert!(emails.contains("person9999@example.org"));
 }
 
 fn import_command(database: &DatabaseUrl, args: &[&str]) -> std::process::Output {

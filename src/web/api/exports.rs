@@ -6,7 +6,7 @@ use crate::auth::{Caller, Permission};
 use crate::db::events::Event;
 use crate::db::{self, DbConnection, DbError};
 use crate::domain::Country;
-use crate::export::csv_bytes;
+use crate::export::{csv_pieces, CsvFile};
 use crate::timefmt;
 use crate::web::auth::ApiCaller;
 use crate::web::AppState;
@@ -16,7 +16,7 @@ use actix_web::{web, HttpResponse};
 use std::convert::Infallible;
 
 /// Which file, and how to make it from the event's data.
-type Build = fn(&mut DbConnection, &Event) -> Result<Vec<u8>, DbError>;
+type Build = fn(&mut DbConnection, &Event) -> Result<Vec<Bytes>, DbError>;
 
 async fn download(
     state: web::Data<AppState>,
@@ -38,17 +38,8 @@ async fn download(
         Ok(Ok((event.slug.clone(), file?)))
     })
     .await??;
-    let (slug, bytes) = file;
-    let length = bytes.len();
-    let file = Bytes::from(bytes);
-    // Sent in pieces: given whole, actix copies the file into the
-    // connection's write buffer at once (37 MiB for a 500,000-record
-    // attendance.csv), a second copy for as long as the send takes.
-    let pieces = futures_util::stream::iter(
-        (0..length)
-            .step_by(PIECE)
-            .map(move |at| Ok::<_, Infallible>(file.slice(at..length.min(at + PIECE)))),
-    );
+    let (slug, pieces) = file;
+    let length: usize = pieces.iter().map(Bytes::len).sum();
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
@@ -57,90 +48,91 @@ async fn download(
         ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .no_chunking(length as u64)
-        .streaming(pieces))
+        // Piece by piece: given whole, actix copies the file into the
+        // connection's write buffer at once (37 MiB for a 500,000-record
+        // attendance.csv), a second copy for as long as the send takes.
+        .streaming(futures_util::stream::iter(
+            pieces.into_iter().map(Ok::<_, Infallible>),
+        )))
 }
-
-/// A CSV file goes out this much at a time.
-const PIECE: usize = 64 << 10;
 
 fn csv_error(e: csv::Error) -> DbError {
     DbError::Corrupt(format!("CSV: {e}"))
 }
 
-fn participants(conn: &mut DbConnection, event: &Event) -> Result<Vec<u8>, DbError> {
-    let sessions = db::events::sessions_of(conn, event.id)?;
-    let (people, records) = db::exports::participants_with_attendance(conn, event.id)?;
-    let mut header = vec![
-        "name",
-        "email",
-        "affiliation",
-        "country",
-        "mode",
-        "category",
-        "status",
-        "checkin_code",
-    ];
-    header.extend(sessions.iter().map(|s| s.slug.as_str()));
-    let rows =
-        people.into_iter().map(|p| {
-            let mut row = vec![
-                p.full_name,
-                p.email,
-                p.affiliation,
-                p.country,
-                p.mode,
-                p.category,
-                p.status,
-                p.checkin_code,
+fn participants(conn: &mut DbConnection, event: &Event) -> Result<Vec<Bytes>, DbError> {
+    // The people and their records as of one moment.
+    db::read_snapshot(conn, |conn| {
+        let sessions = db::events::sessions_of(conn, event.id)?;
+        let records = db::exports::session_attendance(conn, event.id)?;
+        let mut header = vec![
+            "name",
+            "email",
+            "affiliation",
+            "country",
+            "mode",
+            "category",
+            "status",
+            "checkin_code",
+        ];
+        header.extend(sessions.iter().map(|s| s.slug.as_str()));
+        let mut file = CsvFile::new(&header).map_err(csv_error)?;
+        db::exports::for_each_participant(conn, event.id, |p| {
+            let person = [
+                &p.full_name,
+                &p.email,
+                &p.affiliation,
+                &p.country,
+                &p.mode,
+                &p.category,
+                &p.status,
+                &p.checkin_code,
             ];
-            row.extend(sessions.iter().map(
-                |s| match records.get(&(p.id, s.id)).map(String::as_str) {
-                    Some("offline") => "in person".to_string(),
-                    Some(_) => "online".to_string(),
-                    None => "absent".to_string(),
-                },
-            ));
-            row
-        });
-    csv_bytes(&header, rows).map_err(csv_error)
+            let at_sessions = sessions.iter().map(|s| match records.get(&(p.id, s.id)) {
+                Some(true) => "in person",
+                Some(false) => "online",
+                None => "absent",
+            });
+            file.row(person.into_iter().map(String::as_str).chain(at_sessions))
+                .map_err(csv_error)
+        })?;
+        file.into_pieces().map_err(csv_error)
+    })
 }
 
-fn attendance(conn: &mut DbConnection, event: &Event) -> Result<Vec<u8>, DbError> {
-    let rows = db::exports::attendance_log(conn, event.id)?
-        .into_iter()
-        .map(|r| {
-            vec![
-                timefmt::rfc3339(r.recorded_at),
-                r.name,
-                r.country,
-                r.session.unwrap_or_else(|| "(event entry)".into()),
-                r.mode,
-                r.source,
-                r.door.unwrap_or_default(),
-                r.recorded_by.unwrap_or_default(),
-            ]
-        });
-    csv_bytes(
-        &[
-            "time",
-            "name",
-            "country",
-            "session",
-            "mode",
-            "source",
-            "door",
-            "recorded_by",
-        ],
-        rows,
-    )
-    .map_err(csv_error)
+fn attendance(conn: &mut DbConnection, event: &Event) -> Result<Vec<Bytes>, DbError> {
+    let mut file = CsvFile::new(&[
+        "time",
+        "name",
+        "country",
+        "session",
+        "mode",
+        "source",
+        "door",
+        "recorded_by",
+    ])
+    .map_err(csv_error)?;
+    db::exports::for_each_attendance(conn, event.id, |r| {
+        file.row([
+            timefmt::rfc3339(r.recorded_at).as_str(),
+            &r.name,
+            &r.country,
+            r.session.as_deref().unwrap_or("(event entry)"),
+            &r.mode,
+            &r.source,
+            r.door.as_deref().unwrap_or_default(),
+            r.recorded_by.as_deref().unwrap_or_default(),
+        ])
+        .map_err(csv_error)
+    })?;
+    file.into_pieces().map_err(csv_error)
 }
 
 fn stats(conn: &mut DbConnection, event: &Event) -> Result<crate::db::stats::EventStats, DbError> {
     db::stats::event_stats(conn, event.id, &event.slug, db::now_ms())
 }
 
-fn countries(conn: &mut DbConnection, event: &Event) -> Result<Vec<u8>, DbError> {
+fn countries(conn: &mut DbConnection, event: &Event) -> Result<Vec<Bytes>, DbError> {
     let rows = stats(conn, event)?.by_country.into_iter().map(|c| {
         vec![
             c.code.clone(),
@@ -151,7 +143,7 @@ fn countries(conn: &mut DbConnection, event: &Event) -> Result<Vec<u8>, DbError>
             (c.attended_offline + c.attended_online).to_string(),
         ]
     });
-    csv_bytes(
+    csv_pieces(
         &[
             "code",
             "country",
@@ -165,7 +157,7 @@ fn countries(conn: &mut DbConnection, event: &Event) -> Result<Vec<u8>, DbError>
     .map_err(csv_error)
 }
 
-fn sessions(conn: &mut DbConnection, event: &Event) -> Result<Vec<u8>, DbError> {
+fn sessions(conn: &mut DbConnection, event: &Event) -> Result<Vec<Bytes>, DbError> {
     let rows = stats(conn, event)?.by_session.into_iter().map(|s| {
         let number = |n: Option<i32>| n.map(|n| n.to_string()).unwrap_or_default();
         vec![
@@ -181,7 +173,7 @@ fn sessions(conn: &mut DbConnection, event: &Event) -> Result<Vec<u8>, DbError> 
             s.minutes_watched.to_string(),
         ]
     });
-    csv_bytes(
+    csv_pieces(
         &[
             "slug",
             "title",
