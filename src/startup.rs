@@ -55,21 +55,38 @@ impl Application {
         // writers, 3,400 with 1, 2,900 with 4). Each holds a pool connection
         // only while it writes a batch, so reads keep most of the pool.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let (checkin_writers, join_writers) = match config.database {
-            crate::db::DatabaseUrl::Sqlite(_) => (1, 1),
-            crate::db::DatabaseUrl::Postgres(_) => (cores.clamp(2, 8), 2),
+        //
+        // On PostgreSQL every transaction costs the server round trips and
+        // planning, so at a few scans a second, one transaction a scan took
+        // most of its CPU. Below 1,000 requests a second a small batch waits
+        // 3 ms once for company: in a fan-out at 500 scans/s PostgreSQL's
+        // CPU fell by a third and the dashboards' p99 by 45–90 ms
+        // (BENCHMARKS.md history 40). SQLite's transactions stay in the
+        // process.
+        let (checkin_writers, join_writers, linger) = match config.database {
+            crate::db::DatabaseUrl::Sqlite(_) => (1, 1, None),
+            crate::db::DatabaseUrl::Postgres(_) => (
+                cores.clamp(2, 8),
+                2,
+                Some(crate::db::group_commit::Linger {
+                    wait: Duration::from_millis(3),
+                    below_per_second: 1_000.0,
+                }),
+            ),
         };
         use crate::db::group_commit::GroupWriter;
         let checkins = GroupWriter::start(
             "checkin-writer",
             pool.clone(),
             checkin_writers,
+            linger,
             crate::db::checkins::record_scans,
         )?;
         let joins = GroupWriter::start(
             "join-writer",
             pool.clone(),
             join_writers,
+            linger,
             crate::db::online::record_joins,
         )?;
         let state = Data::new(AppState {

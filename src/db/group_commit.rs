@@ -6,6 +6,11 @@
 //! burst is bounded by work, not by the disk's flush rate. Batches form by
 //! themselves: while one commits, the next queues up.
 //!
+//! When requests come slowly, a small batch can wait a moment for more,
+//! once ([`Linger`]): where a transaction costs the database server round
+//! trips and planning, a few scans a second would otherwise be a
+//! transaction each. In a rush nobody waits.
+//!
 //! SQLite has one writer at a time anyway, so it gets one thread per
 //! writer. PostgreSQL gets a few, taking turns at the queue: while one waits
 //! for its commit to be flushed, the next decides its batch (and PostgreSQL
@@ -14,10 +19,26 @@
 
 use super::{DbConnection, DbError, Pool};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// The most requests decided in one transaction.
 pub const MAX_BATCH: usize = 256;
+
+/// A batch of fewer requests than this may wait for more ([`Linger`]).
+pub const SMALL_BATCH: usize = 4;
+
+/// How a writer group waits for company when requests come slowly: a batch
+/// smaller than [`SMALL_BATCH`] waits `wait` once, while the requests of
+/// the last [`RATE_WINDOW`] came at fewer than `below_per_second`.
+#[derive(Clone, Copy, Debug)]
+pub struct Linger {
+    pub wait: Duration,
+    pub below_per_second: f64,
+}
+
+/// The stretch of time over which the arrival rate is judged.
+pub const RATE_WINDOW: Duration = Duration::from_millis(100);
 
 /// Requests waiting beyond this make handlers wait for room (back-pressure)
 /// rather than letting memory grow.
@@ -26,6 +47,30 @@ const QUEUE: usize = 8 * MAX_BATCH;
 /// Decides and records a batch in one transaction: one answer per request,
 /// in order, or an error when nothing was recorded.
 pub type DecideBatch<R, A> = fn(&mut DbConnection, &[R]) -> Result<Vec<A>, DbError>;
+
+/// The queue's receiving end, shared by a writer group's threads in turn,
+/// and how fast requests have been coming.
+struct Jobs<R, A> {
+    queue: mpsc::Receiver<Job<R, A>>,
+    window_start: Instant,
+    taken_in_window: usize,
+    /// The last whole window's rate was under the linger's: small batches
+    /// may wait.
+    slow: bool,
+}
+
+impl<R, A> Jobs<R, A> {
+    fn count(&mut self, taken: usize, linger: Option<Linger>) {
+        self.taken_in_window += taken;
+        let elapsed = self.window_start.elapsed();
+        if elapsed >= RATE_WINDOW {
+            let rate = self.taken_in_window as f64 / elapsed.as_secs_f64();
+            self.slow = linger.is_some_and(|l| rate < l.below_per_second);
+            self.window_start = Instant::now();
+            self.taken_in_window = 0;
+        }
+    }
+}
 
 struct Job<R, A> {
     request: R,
@@ -47,19 +92,27 @@ impl<R, A> Clone for GroupWriter<R, A> {
 impl<R: Send + 'static, A: Send + 'static> GroupWriter<R, A> {
     /// Starts `threads` writer threads named `name-N`; they stop when the
     /// last handle is dropped, after answering every request already queued.
+    /// With a `linger`, small batches wait for company while requests come
+    /// slowly.
     pub fn start(
         name: &str,
         pool: Pool,
         threads: usize,
+        linger: Option<Linger>,
         decide: DecideBatch<R, A>,
     ) -> std::io::Result<Self> {
         let (queue, jobs) = mpsc::channel::<Job<R, A>>(QUEUE);
-        let jobs = Arc::new(Mutex::new(jobs));
+        let jobs = Arc::new(Mutex::new(Jobs {
+            queue: jobs,
+            window_start: Instant::now(),
+            taken_in_window: 0,
+            slow: linger.is_some(),
+        }));
         for n in 0..threads.max(1) {
             let (pool, jobs) = (pool.clone(), jobs.clone());
             std::thread::Builder::new()
                 .name(format!("{name}-{n}"))
-                .spawn(move || write_batches(&pool, &jobs, decide))?;
+                .spawn(move || write_batches(&pool, &jobs, linger, decide))?;
         }
         Ok(Self { queue })
     }
@@ -79,30 +132,43 @@ impl<R: Send + 'static, A: Send + 'static> GroupWriter<R, A> {
     }
 }
 
-/// Takes whatever is queued (waiting for at least one request), up to a batch.
-fn next_batch<R, A>(jobs: &Mutex<mpsc::Receiver<Job<R, A>>>) -> Option<Vec<Job<R, A>>> {
+/// Takes whatever is queued (waiting for at least one request), up to a
+/// batch; while requests come slowly, a small batch waits for more once.
+/// The queue stays locked meanwhile: the group's other writers would only
+/// take the rest of the same trickle.
+fn next_batch<R, A>(jobs: &Mutex<Jobs<R, A>>, linger: Option<Linger>) -> Option<Vec<Job<R, A>>> {
     let mut jobs = jobs.lock().unwrap_or_else(|e| e.into_inner());
-    let first = jobs.blocking_recv()?;
+    let first = jobs.queue.blocking_recv()?;
     let mut batch = vec![first];
+    take_queued(&mut jobs.queue, &mut batch);
+    if let Some(linger) = linger.filter(|_| jobs.slow && batch.len() < SMALL_BATCH) {
+        std::thread::sleep(linger.wait);
+        take_queued(&mut jobs.queue, &mut batch);
+    }
+    jobs.count(batch.len(), linger);
+    Some(batch)
+}
+
+fn take_queued<R, A>(queue: &mut mpsc::Receiver<Job<R, A>>, batch: &mut Vec<Job<R, A>>) {
     while batch.len() < MAX_BATCH {
-        match jobs.try_recv() {
+        match queue.try_recv() {
             Ok(job) => batch.push(job),
             Err(_) => break,
         }
     }
-    Some(batch)
 }
 
 fn write_batches<R, A>(
     pool: &Pool,
-    jobs: &Mutex<mpsc::Receiver<Job<R, A>>>,
+    jobs: &Mutex<Jobs<R, A>>,
+    linger: Option<Linger>,
     decide: DecideBatch<R, A>,
 ) {
     let record = |requests: &[R]| -> Result<Vec<A>, DbError> {
         let mut conn = pool.get()?;
         decide(&mut conn, requests)
     };
-    while let Some(batch) = next_batch(jobs) {
+    while let Some(batch) = next_batch(jobs, linger) {
         let (requests, replies): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|j| (j.request, j.reply)).unzip();
         match record(&requests) {
@@ -131,5 +197,74 @@ fn write_batches<R, A>(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{connect, DatabaseUrl};
+
+    /// Answers each request with the size of the batch it was decided in.
+    fn batch_sizes(_: &mut DbConnection, requests: &[u32]) -> Result<Vec<usize>, DbError> {
+        Ok(vec![requests.len(); requests.len()])
+    }
+
+    fn writer(linger: Option<Linger>) -> (tempfile::TempDir, GroupWriter<u32, usize>) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::Sqlite(dir.path().join("t.db").display().to_string());
+        let pool = connect(&url, 2).unwrap();
+        let writer = GroupWriter::start("test-writer", pool, 1, linger, batch_sizes).unwrap();
+        (dir, writer)
+    }
+
+    /// Waits a second for company while fewer than five requests a second come.
+    const PATIENT: Option<Linger> = Some(Linger {
+        wait: Duration::from_secs(1),
+        below_per_second: 5.0,
+    });
+
+    /// Two requests `gap` apart: the batch size each was decided in.
+    async fn two_requests(writer: &GroupWriter<u32, usize>, gap: Duration) -> (usize, usize) {
+        let first = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.record(1).await.unwrap() }
+        });
+        tokio::time::sleep(gap).await;
+        let second = writer.record(2).await.unwrap();
+        (first.await.unwrap(), second)
+    }
+
+    #[tokio::test]
+    async fn a_request_soon_after_a_lone_one_shares_its_batch_while_requests_are_few() {
+        let (_dir, writer) = writer(PATIENT);
+        let sizes = two_requests(&writer, Duration::from_millis(50)).await;
+        assert_eq!(sizes, (2, 2));
+    }
+
+    #[tokio::test]
+    async fn when_requests_come_fast_a_small_batch_is_decided_at_once() {
+        let (_dir, writer) = writer(PATIENT);
+        let send = |n| {
+            let writer = writer.clone();
+            tokio::spawn(async move { writer.record(n).await.unwrap() })
+        };
+        // A lone request waits for company, and nine more come: ten in the
+        // second it waited, over the rate below which batches wait.
+        let mut crowd = vec![send(0)];
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        crowd.extend((1..10).map(send));
+        for request in crowd {
+            assert_eq!(request.await.unwrap(), 10);
+        }
+        let sizes = two_requests(&writer, Duration::from_millis(50)).await;
+        assert_eq!(sizes, (1, 1));
+    }
+
+    #[tokio::test]
+    async fn without_a_linger_a_lone_request_is_decided_at_once() {
+        let (_dir, writer) = writer(None);
+        let sizes = two_requests(&writer, Duration::from_millis(300)).await;
+        assert_eq!(sizes, (1, 1));
     }
 }
