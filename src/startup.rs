@@ -60,9 +60,9 @@ impl Application {
         // planning, so at a few scans a second, one transaction a scan took
         // most of its CPU. Below 1,000 requests a second a small batch waits
         // 3 ms once for company: in a fan-out at 500 scans/s PostgreSQL's
-        // CPU fell by a third and the dashboards' p99 by 45–90 ms
-        // (BENCHMARKS.md history 40). SQLite's transactions stay in the
-        // process.
+        // CPU fell by a third and the p99 at 10,000 dashboards went from
+        // 260–344 to 217–255 ms (BENCHMARKS.md history 40). SQLite's
+        // transactions stay in the process.
         let (checkin_writers, join_writers, linger) = match config.database {
             crate::db::DatabaseUrl::Sqlite(_) => (1, 1, None),
             crate::db::DatabaseUrl::Postgres(_) => (
