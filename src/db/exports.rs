@@ -74,12 +74,12 @@ pub fn session_attendance(
             .select((
                 attendance::participant_id,
                 attendance::session_id,
-                attendance::mode,
+                attendance::mode.eq("offline"),
             )),
-        (i32, Option<i32>, String),
-        |(person, session, mode): (i32, Option<i32>, String)| {
+        (i32, Option<i32>, bool),
+        |(person, session, in_person): (i32, Option<i32>, bool)| {
             if let Some(session) = session {
-                modes.insert((person, session), mode == "offline");
+                modes.insert((person, session), in_person);
             }
             Ok::<(), DbError>(())
         }

@@ -342,14 +342,17 @@ where
 /// the commit; BENCHMARKS.md history 35). On SQLite (one instance) there
 /// is no one else to tell.
 pub fn notify_live(conn: &mut DbConnection, event_ids: &[i32]) -> diesel::QueryResult<()> {
-    if let (DbConnection::Postgresql(pg), false) = (conn, event_ids.is_empty()) {
-        let statements: Vec<String> = event_ids
-            .iter()
-            .map(|id| format!("NOTIFY rollcall_live, '{id}'"))
-            .collect();
-        pg.batch_execute(&statements.join("; "))?;
+    let DbConnection::Postgresql(pg) = conn else {
+        return Ok(());
+    };
+    if event_ids.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let statements: Vec<String> = event_ids
+        .iter()
+        .map(|id| format!("NOTIFY rollcall_live, '{id}'"))
+        .collect();
+    pg.batch_execute(&statements.join("; "))
 }
 
 /// Milliseconds since the Unix epoch: the one time representation in the database.

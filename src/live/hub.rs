@@ -139,9 +139,9 @@ pub struct Resync {
 /// hub's `to_announce`, events this instance changed since it last told
 /// the others). Marked without a message: a door rush changes numbers
 /// thousands of times a second, and a message for each woke the hub's
-/// thread every time (a syscall and a
-/// context switch per scan, 9 % of the HTTP workers' time). The tick reads
-/// and clears the marks; updates went out at tick time anyway.
+/// thread every time (a syscall and a context switch per scan, 9 % of the
+/// HTTP workers' time). The tick reads and clears the marks; updates went
+/// out at tick time anyway.
 #[derive(Debug, Default)]
 pub struct ChangedEvents {
     events: Mutex<HashSet<i32>>,
