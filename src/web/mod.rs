@@ -32,8 +32,7 @@ pub struct AppState {
     pub pool: Pool,
     pub metrics: metrics::Metrics,
     pub limits: limits::RateLimits,
-    /// Door check-ins go through here: batched, one commit per batch.
-    /// Door check-ins, group-committed.
+    /// Door check-ins, group-committed: batched, one commit per batch.
     pub checkins: crate::db::group_commit::GroupWriter<
         crate::db::checkins::ScanRequest,
         crate::db::checkins::ScanOutcome,
