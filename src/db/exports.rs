@@ -65,7 +65,7 @@ pub fn session_attendance(
     conn: &mut DbConnection,
     event_id: i32,
 ) -> Result<SessionAttendance, DbError> {
-    let mut modes = SessionAttendance::new();
+    let mut in_person_at = SessionAttendance::new();
     for_each_row!(
         conn,
         attendance::table
@@ -79,12 +79,12 @@ pub fn session_attendance(
         (i32, Option<i32>, bool),
         |(person, session, in_person): (i32, Option<i32>, bool)| {
             if let Some(session) = session {
-                modes.insert((person, session), in_person);
+                in_person_at.insert((person, session), in_person);
             }
             Ok::<(), DbError>(())
         }
     )?;
-    Ok(modes)
+    Ok(in_person_at)
 }
 
 /// Calls `each` with the event's participants, by name.

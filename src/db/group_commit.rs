@@ -49,9 +49,10 @@ const QUEUE: usize = 8 * MAX_BATCH;
 pub type DecideBatch<R, A> = fn(&mut DbConnection, &[R]) -> Result<Vec<A>, DbError>;
 
 /// The queue's receiving end, shared by a writer group's threads in turn,
-/// and how fast requests have been coming.
+/// the group's linger, and how fast requests have been coming.
 struct Jobs<R, A> {
     queue: mpsc::Receiver<Job<R, A>>,
+    linger: Option<Linger>,
     window_start: Instant,
     taken_in_window: usize,
     /// The last whole window's rate was under the linger's: small batches
@@ -60,12 +61,12 @@ struct Jobs<R, A> {
 }
 
 impl<R, A> Jobs<R, A> {
-    fn count(&mut self, taken: usize, linger: Option<Linger>) {
+    fn count(&mut self, taken: usize) {
         self.taken_in_window += taken;
         let elapsed = self.window_start.elapsed();
         if elapsed >= RATE_WINDOW {
             let rate = self.taken_in_window as f64 / elapsed.as_secs_f64();
-            self.slow = linger.is_some_and(|l| rate < l.below_per_second);
+            self.slow = self.linger.is_some_and(|l| rate < l.below_per_second);
             self.window_start = Instant::now();
             self.taken_in_window = 0;
         }
@@ -104,6 +105,7 @@ impl<R: Send + 'static, A: Send + 'static> GroupWriter<R, A> {
         let (queue, jobs) = mpsc::channel::<Job<R, A>>(QUEUE);
         let jobs = Arc::new(Mutex::new(Jobs {
             queue: jobs,
+            linger,
             window_start: Instant::now(),
             taken_in_window: 0,
             slow: linger.is_some(),
@@ -112,7 +114,7 @@ impl<R: Send + 'static, A: Send + 'static> GroupWriter<R, A> {
             let (pool, jobs) = (pool.clone(), jobs.clone());
             std::thread::Builder::new()
                 .name(format!("{name}-{n}"))
-                .spawn(move || write_batches(&pool, &jobs, linger, decide))?;
+                .spawn(move || write_batches(&pool, &jobs, decide))?;
         }
         Ok(Self { queue })
     }
@@ -136,16 +138,19 @@ impl<R: Send + 'static, A: Send + 'static> GroupWriter<R, A> {
 /// batch; while requests come slowly, a small batch waits for more once.
 /// The queue stays locked meanwhile: the group's other writers would only
 /// take the rest of the same trickle.
-fn next_batch<R, A>(jobs: &Mutex<Jobs<R, A>>, linger: Option<Linger>) -> Option<Vec<Job<R, A>>> {
+fn next_batch<R, A>(jobs: &Mutex<Jobs<R, A>>) -> Option<Vec<Job<R, A>>> {
     let mut jobs = jobs.lock().unwrap_or_else(|e| e.into_inner());
     let first = jobs.queue.blocking_recv()?;
     let mut batch = vec![first];
     take_queued(&mut jobs.queue, &mut batch);
-    if let Some(linger) = linger.filter(|_| jobs.slow && batch.len() < SMALL_BATCH) {
+    if let Some(linger) = jobs
+        .linger
+        .filter(|_| jobs.slow && batch.len() < SMALL_BATCH)
+    {
         std::thread::sleep(linger.wait);
         take_queued(&mut jobs.queue, &mut batch);
     }
-    jobs.count(batch.len(), linger);
+    jobs.count(batch.len());
     Some(batch)
 }
 
@@ -158,17 +163,12 @@ fn take_queued<R, A>(queue: &mut mpsc::Receiver<Job<R, A>>, batch: &mut Vec<Job<
     }
 }
 
-fn write_batches<R, A>(
-    pool: &Pool,
-    jobs: &Mutex<Jobs<R, A>>,
-    linger: Option<Linger>,
-    decide: DecideBatch<R, A>,
-) {
+fn write_batches<R, A>(pool: &Pool, jobs: &Mutex<Jobs<R, A>>, decide: DecideBatch<R, A>) {
     let record = |requests: &[R]| -> Result<Vec<A>, DbError> {
         let mut conn = pool.get()?;
         decide(&mut conn, requests)
     };
-    while let Some(batch) = next_batch(jobs, linger) {
+    while let Some(batch) = next_batch(jobs) {
         let (requests, replies): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|j| (j.request, j.reply)).unzip();
         match record(&requests) {
