@@ -50,10 +50,11 @@ impl Application {
         let live = Live::start(pool.clone(), &config.database);
         // Writer threads per queue: SQLite writes one transaction at a time
         // anyway; PostgreSQL overlaps commits, one batch deciding while
-        // another waits for its flush. More writers than cores only split
-        // the queue into smaller batches (2 cores: 3,700 check-ins/s with 2
-        // writers, 3,400 with 1, 2,900 with 4). Each holds a pool connection
-        // only while it writes a batch, so reads keep most of the pool.
+        // another waits for its flush. More writers than cores only take
+        // turns on them (2 cores: 5,500–7,800 check-ins/s with 2 writers,
+        // ~3,200 with 1, 3,800–5,400 with 3; BENCHMARKS.md history 42).
+        // Each holds a pool connection only while it writes a batch, so
+        // reads keep most of the pool.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         //
         // On PostgreSQL every transaction costs the server round trips and
