@@ -176,21 +176,50 @@ impl ManageConnection for ConnectionManager {
     }
 }
 
-/// Builds the pool and applies pending migrations, so a new database is ready
-/// with no other step.
+/// Applies pending migrations, then builds the pool, so a new database is
+/// ready with no other step.
 pub fn connect(url: &DatabaseUrl, max_size: u32) -> Result<Pool, DbError> {
-    let pool = r2d2::Pool::builder()
-        .max_size(max_size)
-        .connection_timeout(Duration::from_secs(10))
-        .build(ConnectionManager { url: url.clone() })
+    open_pool(url, max_size, Box::new(LogConnectFailures))
+}
+
+/// The database is prepared on one connection of its own before the pool
+/// opens its connections side by side: a new SQLite file turns to WAL on
+/// its first connection, which needs the write lock, and a connection that
+/// had to upgrade its read lock for it was refused at once ("database is
+/// locked": r2d2 logged it as an error, then retried, on about one first
+/// start in four). Once the file is in WAL, opening needs no write lock.
+fn open_pool(
+    url: &DatabaseUrl,
+    max_size: u32,
+    on_connect_failure: Box<dyn r2d2::HandleError<r2d2::Error>>,
+) -> Result<Pool, DbError> {
+    let manager = ConnectionManager { url: url.clone() };
+    let mut first = manager
+        .connect()
         .map_err(|e| DbError::Migration(format!("cannot open the database: {e}")))?;
-    let mut conn = pool.get()?;
-    run_migrations(&mut conn)?;
-    let folded = participants::fold_names(&mut conn)?;
+    run_migrations(&mut first)?;
+    let folded = participants::fold_names(&mut first)?;
     if folded > 0 {
         tracing::info!(folded, "participants' names folded for search");
     }
-    Ok(pool)
+    drop(first);
+    r2d2::Pool::builder()
+        .max_size(max_size)
+        .connection_timeout(Duration::from_secs(10))
+        .error_handler(on_connect_failure)
+        .build(manager)
+        .map_err(|e| DbError::Migration(format!("cannot open the database: {e}")))
+}
+
+/// A connection the pool could not open (it tries again): said once, as a
+/// warning with what failed, through the app's own log.
+#[derive(Debug)]
+struct LogConnectFailures;
+
+impl r2d2::HandleError<r2d2::Error> for LogConnectFailures {
+    fn handle_error(&self, error: r2d2::Error) {
+        tracing::warn!(%error, "a database connection could not be opened; trying again");
+    }
 }
 
 pub fn run_migrations(conn: &mut DbConnection) -> Result<(), DbError> {
@@ -510,6 +539,30 @@ mod tests {
             diesel::sql_query(recount).load::<Cell>(&mut conn).unwrap()
         );
         assert_ne!(after, before, "the scan and the minutes watched count");
+    }
+
+    /// Every connection of a pool on a new SQLite file opens at the first
+    /// try: none is refused while another turns the file to WAL.
+    #[test]
+    fn a_new_sqlite_file_opens_every_pooled_connection_at_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        #[derive(Debug)]
+        struct Count(Arc<AtomicUsize>);
+        impl diesel::r2d2::HandleError<diesel::r2d2::Error> for Count {
+            fn handle_error(&self, _: diesel::r2d2::Error) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let failures = Arc::new(AtomicUsize::new(0));
+        for n in 0..16 {
+            let path = dir.path().join(format!("fresh-{n}.db"));
+            let url = DatabaseUrl::Sqlite(path.to_string_lossy().into_owned());
+            let pool = super::open_pool(&url, 8, Box::new(Count(failures.clone()))).unwrap();
+            assert_eq!(pool.state().connections, 8);
+        }
+        assert_eq!(failures.load(Ordering::SeqCst), 0, "connections refused");
     }
 
     #[test]
