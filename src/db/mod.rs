@@ -108,6 +108,8 @@ pub enum DbError {
     Pool(#[from] r2d2::PoolError),
     #[error("database query failed")]
     Query(#[from] diesel::result::Error),
+    #[error("cannot open the database: {0}")]
+    Open(String),
     #[error("database migration failed: {0}")]
     Migration(String),
     #[error("the blocking database task was cancelled")]
@@ -193,10 +195,13 @@ fn open_pool(
     max_size: u32,
     on_connect_failure: Box<dyn r2d2::HandleError<r2d2::Error>>,
 ) -> Result<Pool, DbError> {
+    // A SQLite path helps; a PostgreSQL URL may hold a password.
+    let cannot_open = |e: &dyn std::fmt::Display| match url {
+        DatabaseUrl::Sqlite(path) => DbError::Open(format!("{path}: {e}")),
+        DatabaseUrl::Postgres(_) => DbError::Open(e.to_string()),
+    };
     let manager = ConnectionManager { url: url.clone() };
-    let mut first = manager
-        .connect()
-        .map_err(|e| DbError::Migration(format!("cannot open the database: {e}")))?;
+    let mut first = manager.connect().map_err(|e| cannot_open(&e))?;
     run_migrations(&mut first)?;
     let folded = participants::fold_names(&mut first)?;
     if folded > 0 {
@@ -208,7 +213,7 @@ fn open_pool(
         .connection_timeout(Duration::from_secs(10))
         .error_handler(on_connect_failure)
         .build(manager)
-        .map_err(|e| DbError::Migration(format!("cannot open the database: {e}")))
+        .map_err(|e| cannot_open(&e))
 }
 
 /// A connection the pool could not open (it tries again): said once, as a
@@ -563,6 +568,27 @@ mod tests {
             assert_eq!(pool.state().connections, 8);
         }
         assert_eq!(failures.load(Ordering::SeqCst), 0, "connections refused");
+    }
+
+    /// A database that can't be opened is named, the SQLite file by its
+    /// path, and a PostgreSQL URL's password is left out.
+    #[test]
+    fn a_database_that_cannot_be_opened_says_which() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing").join("rollcall.db");
+        let path = path.to_string_lossy().into_owned();
+        let error = super::connect(&DatabaseUrl::Sqlite(path.clone()), 2)
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("cannot open the database: "), "{error}");
+        assert!(error.contains(&path), "{error}");
+
+        let url = "postgres://door:hunter2-secret@127.0.0.1:1/rollcall".to_string();
+        let error = super::connect(&DatabaseUrl::Postgres(url), 2)
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("cannot open the database: "), "{error}");
+        assert!(!error.contains("hunter2-secret"), "{error}");
     }
 
     #[test]
