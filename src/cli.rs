@@ -420,8 +420,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if with_demo {
                 let report = db::run(app.pool(), demo::load).await?;
                 println!("{report}");
-                if let Some(password) = db::run(app.pool(), demo::ensure_admin).await? {
-                    println!("Admin sign-in (shown once): username admin, password {password}");
+                match db::run(app.pool(), demo::ensure_admin).await? {
+                    Some(password) => {
+                        println!("Admin sign-in (shown once): username admin, password {password}")
+                    }
+                    // Started again on the same database: the password was
+                    // printed the first time only.
+                    None => println!(
+                        "Admin sign-in: username admin, with the password printed when the \
+                         account was created; `rollcall user passwd admin --password-stdin` \
+                         (same --database) sets a new one"
+                    ),
                 }
                 println!("Demo event: {}/events/{}", app.base_url(), demo::SLUG);
                 println!("Door scanning: {}/scan/{}", app.base_url(), demo::SLUG);

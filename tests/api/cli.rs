@@ -297,3 +297,60 @@ fn the_demo_admin_is_created_once_with_a_random_password() {
         &admin.password_hash
     ));
 }
+
+/// The README's first command, run twice on one database: the first start
+/// prints the admin's password, the second says how to set a new one (it
+/// can't print the old one, which is stored only as a hash).
+#[test]
+fn serve_demo_says_how_to_sign_in_each_time_it_starts() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let database = fresh_database(dir.path());
+    let url = match &*database {
+        DatabaseUrl::Sqlite(path) => path.clone(),
+        DatabaseUrl::Postgres(url) => url.clone(),
+    };
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+            .args(["serve", "--demo", "--bind", "127.0.0.1:0", "--outbox"])
+            .arg(dir.path().join("outbox"))
+            .env("ROLLCALL_DATABASE_URL", &url)
+            .env("ROLLCALL_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start rollcall serve --demo");
+        let mut said = Vec::new();
+        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+            let line = line.unwrap();
+            let listening = line.starts_with("Rollcall is listening on");
+            said.push(line);
+            if listening {
+                break;
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        said.join("\n")
+    };
+
+    let first = start();
+    let password = first
+        .lines()
+        .find_map(|l| l.strip_prefix("Admin sign-in (shown once): username admin, password "))
+        .unwrap_or_else(|| panic!("no password in:\n{first}"))
+        .to_string();
+    assert!(first.contains("Demo event: http://127.0.0.1:"), "{first}");
+
+    let second = start();
+    assert!(second.contains("already loaded"), "{second}");
+    assert!(
+        second.contains("Admin sign-in: username admin")
+            && second.contains("rollcall user passwd admin --password-stdin"),
+        "{second}"
+    );
+    assert!(
+        !second.contains(&password),
+        "the password is shown once only"
+    );
+}
