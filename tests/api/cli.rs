@@ -320,9 +320,22 @@ fn serve_demo_says_how_to_sign_in_each_time_it_starts() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start rollcall serve --demo");
+        // Read on a thread of its own, so a server that never says it is
+        // listening fails the test after a minute instead of hanging it.
+        let stdout = child.stdout.take().unwrap();
+        let (lines, heard) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         let mut said = Vec::new();
-        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-            let line = line.unwrap();
+        while let Ok(line) =
+            heard.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+        {
             let listening = line.starts_with("Rollcall is listening on");
             said.push(line);
             if listening {
