@@ -75,7 +75,7 @@ impl<R, A> Jobs<R, A> {
 
 struct Job<R, A> {
     request: R,
-    reply: oneshot::Sender<Result<A, String>>,
+    reply: oneshot::Sender<Result<A, DbError>>,
 }
 
 pub struct GroupWriter<R, A> {
@@ -127,10 +127,7 @@ impl<R: Send + 'static, A: Send + 'static> GroupWriter<R, A> {
             .send(Job { request, reply })
             .await
             .map_err(|_| DbError::Cancelled)?;
-        answer
-            .await
-            .map_err(|_| DbError::Cancelled)?
-            .map_err(DbError::Batch)
+        answer.await.map_err(|_| DbError::Cancelled)?
     }
 }
 
@@ -177,26 +174,38 @@ fn write_batches<R, A>(pool: &Pool, jobs: &Mutex<Jobs<R, A>>, decide: DecideBatc
                     let _ = reply.send(Ok(answer));
                 }
             }
-            Err(error) if requests.len() > 1 => {
+            Err(error) if requests.len() > 1 && !error.is_unavailable() => {
                 // Nothing of the batch was recorded. Decide each request
-                // alone, so one bad request fails only itself.
+                // alone, so one bad request fails only itself. Not when the
+                // database is out of reach: each would wait the pool's
+                // timeout again, and the doors' scans queue behind them.
                 tracing::warn!(%error, requests = requests.len(), "batch failed; retrying one by one");
                 for (request, reply) in requests.iter().zip(replies) {
                     let answer = record(std::slice::from_ref(request))
                         .and_then(|mut answers| {
                             answers.pop().ok_or(DbError::Corrupt("no answer".into()))
                         })
-                        .map_err(|e| e.to_string());
+                        .map_err(|e| told(&e));
                     let _ = reply.send(answer);
                 }
             }
             Err(error) => {
-                tracing::error!(%error, "write failed; nothing recorded");
+                tracing::error!(%error, requests = requests.len(), "write failed; nothing recorded");
                 for reply in replies {
-                    let _ = reply.send(Err(error.to_string()));
+                    let _ = reply.send(Err(told(&error)));
                 }
             }
         }
+    }
+}
+
+/// What each request of a batch that recorded nothing is told: whether the
+/// database was out of reach (try again) or the batch failed.
+fn told(error: &DbError) -> DbError {
+    if error.is_unavailable() {
+        DbError::Unavailable(error.to_string())
+    } else {
+        DbError::Batch(error.to_string())
     }
 }
 
@@ -259,6 +268,72 @@ mod tests {
         }
         let sizes = two_requests(&writer, Duration::from_millis(50)).await;
         assert_eq!(sizes, (1, 1));
+    }
+
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    /// Decisions made so far by each failing writer below (tests run side
+    /// by side, so one counter each).
+    static GONE_DECIDED: AtomicUsize = AtomicUsize::new(0);
+    static BAD_DECIDED: AtomicUsize = AtomicUsize::new(0);
+
+    fn database_gone(_: &mut DbConnection, _: &[u32]) -> Result<Vec<usize>, DbError> {
+        GONE_DECIDED.fetch_add(1, SeqCst);
+        Err(DbError::Unavailable("connection refused".into()))
+    }
+
+    fn bad_batch(_: &mut DbConnection, _: &[u32]) -> Result<Vec<usize>, DbError> {
+        BAD_DECIDED.fetch_add(1, SeqCst);
+        Err(DbError::Corrupt("a row the batch can't take".into()))
+    }
+
+    /// Three requests in one batch (the first waits for company) decided by
+    /// `decide`: each one's error, and how many decisions were made.
+    async fn three_failing(
+        decide: DecideBatch<u32, usize>,
+        decided: &AtomicUsize,
+    ) -> (Vec<DbError>, usize) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::Sqlite(dir.path().join("t.db").display().to_string());
+        let writer =
+            GroupWriter::start("test-writer", connect(&url, 2).unwrap(), 1, PATIENT, decide)
+                .unwrap();
+        let requests: Vec<_> = (0..3)
+            .map(|n| {
+                let writer = writer.clone();
+                tokio::spawn(async move { writer.record(n).await })
+            })
+            .collect();
+        let mut errors = Vec::new();
+        for request in requests {
+            errors.push(request.await.unwrap().unwrap_err());
+        }
+        (errors, decided.load(SeqCst))
+    }
+
+    /// A batch that found the database out of reach tells every request
+    /// so at once: deciding each alone would wait for the pool again, once
+    /// per request, with the doors' scans queued behind.
+    #[tokio::test]
+    async fn a_batch_that_cannot_reach_the_database_is_not_retried_request_by_request() {
+        let (errors, decided) = three_failing(database_gone, &GONE_DECIDED).await;
+        assert_eq!(decided, 1);
+        assert!(
+            errors.iter().all(|e| matches!(e, DbError::Unavailable(_))),
+            "{errors:?}"
+        );
+    }
+
+    /// Any other failure is retried one request at a time, so one bad
+    /// request fails only itself (here every one fails).
+    #[tokio::test]
+    async fn a_failed_batch_is_retried_one_request_at_a_time() {
+        let (errors, decided) = three_failing(bad_batch, &BAD_DECIDED).await;
+        assert_eq!(decided, 1 + 3);
+        assert!(
+            errors.iter().all(|e| matches!(e, DbError::Batch(_))),
+            "{errors:?}"
+        );
     }
 
     #[tokio::test]

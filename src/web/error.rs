@@ -17,13 +17,20 @@ pub enum AppError {
     /// Not signed in: sent to the sign-in page, then back to this path.
     #[error("sign-in required")]
     LoginRequired(String),
+    /// The database is out of reach; the detail is for the log.
+    #[error("the database is not answering")]
+    Unavailable(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
 impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
-        AppError::Unexpected(e.into())
+        if e.is_unavailable() {
+            AppError::Unavailable(e.to_string())
+        } else {
+            AppError::Unexpected(e.into())
+        }
     }
 }
 
@@ -41,6 +48,7 @@ impl ResponseError for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::LoginRequired(_) => StatusCode::SEE_OTHER,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -63,6 +71,13 @@ impl ResponseError for AppError {
             AppError::BadRequest(reason) => ("That request could not be read", reason.as_str()),
             AppError::Forbidden(reason) => ("Not allowed", reason.as_str()),
             AppError::LoginRequired(_) => ("Sign-in required", "Please sign in."),
+            AppError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "request: the database is out of reach");
+                (
+                    "Please try again in a moment",
+                    "Rollcall cannot reach its database just now, so nothing was saved. What you entered is still in your browser: go back and send it again in a moment.",
+                )
+            }
             AppError::Unexpected(error) => {
                 tracing::error!(error = format!("{error:#}"), "request failed");
                 (
@@ -74,8 +89,29 @@ impl ResponseError for AppError {
         let body = ErrorPage { title, message }
             .render()
             .unwrap_or_else(|_| title.to_string());
-        HttpResponse::build(self.status_code())
-            .content_type("text/html; charset=utf-8")
-            .body(body)
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, AppError::Unavailable(_)) {
+            response.insert_header(("retry-after", super::api::RETRY_AFTER_SECONDS));
+        }
+        response.content_type("text/html; charset=utf-8").body(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    /// A page whose database is out of reach says to try again, as a 503.
+    #[test]
+    fn a_page_whose_database_is_out_of_reach_says_to_try_again() {
+        let response =
+            AppError::from(DbError::Unavailable("connection refused".into())).error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get("retry-after").unwrap(), "5");
+        let body = response.into_body().try_into_bytes().unwrap();
+        let page = String::from_utf8_lossy(&body);
+        assert!(page.contains("Please try again in a moment"), "{page}");
+        assert!(page.contains("nothing was saved"), "{page}");
     }
 }
