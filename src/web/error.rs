@@ -75,7 +75,7 @@ impl ResponseError for AppError {
                 tracing::warn!(error = %detail, "request: the database is out of reach");
                 (
                     "Please try again in a moment",
-                    "Rollcall cannot reach its database just now, so nothing was saved. What you entered is still in your browser: go back and send it again in a moment.",
+                    "Rollcall cannot reach its database just now. If you were sending a form, nothing was saved and what you entered is still in your browser: go back and send it again in a moment.",
                 )
             }
             AppError::Unexpected(error) => {
