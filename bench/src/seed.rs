@@ -87,10 +87,7 @@ impl Scratch {
     }
 
     pub fn url_string(&self) -> String {
-        match &self.url {
-            DatabaseUrl::Sqlite(path) => path.clone(),
-            DatabaseUrl::Postgres(url) => url.clone(),
-        }
+        self.url.as_str().to_string()
     }
 }
 

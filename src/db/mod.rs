@@ -94,6 +94,15 @@ impl DatabaseUrl {
         Ok(Self::Sqlite(path.to_string()))
     }
 
+    /// The file path or PostgreSQL URL, as `--database` and
+    /// `ROLLCALL_DATABASE_URL` take it (`parse` gives back the same).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Sqlite(path) => path,
+            Self::Postgres(url) => url,
+        }
+    }
+
     pub fn backend_name(&self) -> &'static str {
         match self {
             Self::Sqlite(_) => "sqlite",

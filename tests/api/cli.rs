@@ -6,10 +6,7 @@ use rollcall::db::{self, schema, DatabaseUrl};
 use std::process::Command;
 
 fn rollcall(database: &DatabaseUrl, args: &[&str]) -> std::process::Output {
-    let url = match database {
-        DatabaseUrl::Sqlite(path) => path.clone(),
-        DatabaseUrl::Postgres(url) => url.clone(),
-    };
+    let url = database.as_str();
     Command::new(env!("CARGO_BIN_EXE_rollcall"))
         .args(args)
         .env("ROLLCALL_DATABASE_URL", url)
@@ -131,10 +128,7 @@ fn demo_loads_the_forum_once() {
 
 fn rollcall_with_stdin(database: &DatabaseUrl, args: &[&str], stdin: &str) -> std::process::Output {
     use std::io::Write;
-    let url = match database {
-        DatabaseUrl::Sqlite(path) => path.clone(),
-        DatabaseUrl::Postgres(url) => url.clone(),
-    };
+    let url = database.as_str();
     let mut child = Command::new(env!("CARGO_BIN_EXE_rollcall"))
         .args(args)
         .env("ROLLCALL_DATABASE_URL", url)
@@ -306,15 +300,12 @@ fn serve_demo_says_how_to_sign_in_each_time_it_starts() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let database = fresh_database(dir.path());
-    let url = match &*database {
-        DatabaseUrl::Sqlite(path) => path.clone(),
-        DatabaseUrl::Postgres(url) => url.clone(),
-    };
+    let url = database.as_str();
     let start = || {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rollcall"))
             .args(["serve", "--demo", "--bind", "127.0.0.1:0", "--outbox"])
             .arg(dir.path().join("outbox"))
-            .env("ROLLCALL_DATABASE_URL", &url)
+            .env("ROLLCALL_DATABASE_URL", url)
             .env("ROLLCALL_LOG", "warn")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())

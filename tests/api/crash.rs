@@ -18,10 +18,7 @@ struct Server {
 
 impl Server {
     fn start(database: &DatabaseUrl, outbox: &std::path::Path) -> Server {
-        let url = match database {
-            DatabaseUrl::Sqlite(path) => path.clone(),
-            DatabaseUrl::Postgres(url) => url.clone(),
-        };
+        let url = database.as_str();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

@@ -311,10 +311,7 @@ async fn ten_thousand_rows_import_in_one_go() {
 }
 
 fn import_command(database: &DatabaseUrl, args: &[&str]) -> std::process::Output {
-    let url = match database {
-        DatabaseUrl::Sqlite(path) => path.clone(),
-        DatabaseUrl::Postgres(url) => url.clone(),
-    };
+    let url = database.as_str();
     Command::new(env!("CARGO_BIN_EXE_rollcall"))
         .arg("import")
         .args(args)
