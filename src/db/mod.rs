@@ -312,8 +312,8 @@ where
 /// transaction, it is a plain `transaction`.
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConnection) -> Result<T, E>,
-    E: From<diesel::result::Error>,
+    F: FnMut(&mut DbConnection) -> Result<T, E>,
+    E: TransactionError,
 {
     begin(conn, "BEGIN IMMEDIATE", "BEGIN", work)
 }
@@ -326,8 +326,8 @@ where
 /// Nested in another transaction, `work` runs in that one.
 pub fn read_snapshot<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConnection) -> Result<T, E>,
-    E: From<diesel::result::Error>,
+    F: FnMut(&mut DbConnection) -> Result<T, E>,
+    E: TransactionError,
 {
     begin(
         conn,
@@ -355,11 +355,11 @@ where
 /// backend's CPU (`perf`, door rush).
 pub fn keyed_write_transaction<R, T, E>(
     conn: &mut DbConnection,
-    read: impl FnOnce(&mut DbConnection) -> Result<R, E>,
-    write: impl FnOnce(&mut DbConnection, R) -> Result<T, E>,
+    mut read: impl FnMut(&mut DbConnection) -> Result<R, E>,
+    mut write: impl FnMut(&mut DbConnection, R) -> Result<T, E>,
 ) -> Result<T, E>
 where
-    E: From<diesel::result::Error>,
+    E: TransactionError,
 {
     begin(
         conn,
@@ -375,20 +375,24 @@ where
     )
 }
 
+/// How many times in all a transaction runs when PostgreSQL aborts it for
+/// a reason that running it again cures.
+const ATTEMPTS: u32 = 3;
+
 fn begin<T, E, F>(
     conn: &mut DbConnection,
     sqlite_begin: &str,
     postgres_begin: &str,
-    work: F,
+    mut work: F,
 ) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConnection) -> Result<T, E>,
-    E: From<diesel::result::Error>,
+    F: FnMut(&mut DbConnection) -> Result<T, E>,
+    E: TransactionError,
 {
-    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    use diesel::connection::TransactionManager;
     type Manager = <DbConnection as Connection>::TransactionManager;
     // Nested in another transaction (a savepoint), the lock is already held
-    // and the settings made.
+    // and the settings made, and a rerun is the outer transaction's to make.
     let nested = matches!(
         Manager::transaction_manager_status_mut(conn).transaction_depth(),
         Ok(Some(_))
@@ -396,6 +400,37 @@ where
     if nested {
         return conn.transaction(work);
     }
+    let mut attempt = 1;
+    loop {
+        match run_once(conn, sqlite_begin, postgres_begin, &mut work) {
+            Err(failed)
+                if attempt < ATTEMPTS
+                    && matches!(conn, DbConnection::Postgresql(_))
+                    && failed.diesel_error().is_some_and(rerun_may_succeed) =>
+            {
+                tracing::warn!(
+                    attempt,
+                    "PostgreSQL aborted a transaction; running it again"
+                );
+                attempt += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
+fn run_once<T, E, F>(
+    conn: &mut DbConnection,
+    sqlite_begin: &str,
+    postgres_begin: &str,
+    work: &mut F,
+) -> Result<T, E>
+where
+    F: FnMut(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Manager = <DbConnection as Connection>::TransactionManager;
     match conn {
         DbConnection::Sqlite(sqlite) => {
             AnsiTransactionManager::begin_transaction_sql(sqlite, sqlite_begin)?
@@ -415,6 +450,43 @@ where
         Err(failed) => {
             let _ = Manager::rollback_transaction(conn);
             Err(failed)
+        }
+    }
+}
+
+/// Whether PostgreSQL gave up on a transaction for a reason of timing, not
+/// of its data: a serialization failure, or a deadlock's victim (two
+/// writers locking the same people's rows in different orders, which their
+/// triggers can do). Diesel reports a deadlock, a lock timeout and a
+/// cancelled statement as `Unknown`, without the SQLSTATE, and the message
+/// is in the server's language, so every `Unknown` counts: one that is
+/// about the data fails again, at the cost of a rerun. Violated constraints
+/// have kinds of their own and never count; nor does a lost connection,
+/// which the pool's next connection answers.
+fn rerun_may_succeed(error: &diesel::result::Error) -> bool {
+    use diesel::result::DatabaseErrorKind::{SerializationFailure, Unknown};
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(SerializationFailure | Unknown, _)
+    )
+}
+
+/// An error a transaction can end with, which may carry the database's.
+pub trait TransactionError: From<diesel::result::Error> {
+    fn diesel_error(&self) -> Option<&diesel::result::Error>;
+}
+
+impl TransactionError for diesel::result::Error {
+    fn diesel_error(&self) -> Option<&diesel::result::Error> {
+        Some(self)
+    }
+}
+
+impl TransactionError for DbError {
+    fn diesel_error(&self) -> Option<&diesel::result::Error> {
+        match self {
+            DbError::Query(error) => Some(error),
+            _ => None,
         }
     }
 }

@@ -143,6 +143,15 @@ impl<T> From<DbError> for Refusal<T> {
     }
 }
 
+impl<T> super::TransactionError for Refusal<T> {
+    fn diesel_error(&self) -> Option<&DieselError> {
+        match self {
+            Refusal::Stop(_) => None,
+            Refusal::Db(e) => e.diesel_error(),
+        }
+    }
+}
+
 /// Stores a registration with fresh secrets. The seat check and the insert
 /// share one transaction, and each capped session's row is locked first (in
 /// id order, so two registrations can't deadlock), so concurrent registrants

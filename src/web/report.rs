@@ -66,12 +66,13 @@ pub async fn show(
             return Ok(None);
         };
         // The timelines from the same moment as the totals.
-        db::read_snapshot(conn, move |conn| {
+        let (stats, quarters, sessions) = db::read_snapshot(conn, |conn| {
             let stats = db::stats::event_stats(conn, event.id, &event.slug, db::now_ms())?;
             let quarters = db::stats::arrivals_by_quarter(conn, event.id)?;
             let sessions = db::events::sessions_of(conn, event.id)?;
-            Ok(Some((event, stats, quarters, sessions)))
-        })
+            Ok::<_, db::DbError>((stats, quarters, sessions))
+        })?;
+        Ok(Some((event, stats, quarters, sessions)))
     })
     .await?;
     let (event, stats, quarters, sessions) = found.ok_or(AppError::NotFound)?;
