@@ -141,16 +141,12 @@ impl Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     match &args.serve {
-        Some(database) => serve(&database_url(database), args.writers(), args.schema),
+        Some(database) => serve(
+            &DatabaseUrl::parse(database).map_err(anyhow::Error::msg)?,
+            args.writers(),
+            args.schema,
+        ),
         None => drive(&args),
-    }
-}
-
-fn database_url(database: &str) -> DatabaseUrl {
-    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
-        DatabaseUrl::Postgres(database.to_string())
-    } else {
-        DatabaseUrl::Sqlite(database.to_string())
     }
 }
 
