@@ -264,53 +264,59 @@ pub fn session_by_id(
 }
 
 /// Creates (`id` None) or updates a session of an event; returns its id.
+/// In a write transaction: on PostgreSQL a changed minimum recounts the
+/// session's online records by trigger while this holds the session's
+/// row, which a door batch checking capacity may want after locking some
+/// of those records, and the deadlock's victim must run again.
 pub fn save_session(
     conn: &mut DbConnection,
     event_id: i32,
     id: Option<i32>,
     session: &crate::domain::programme::ValidSession,
 ) -> Result<Result<i32, SlugTaken>, DbError> {
-    let values = (
-        agenda_sessions::slug.eq(&session.slug),
-        agenda_sessions::title.eq(&session.title),
-        agenda_sessions::description.eq(&session.description),
-        agenda_sessions::room.eq(&session.room),
-        agenda_sessions::starts_at.eq(session.starts_at),
-        agenda_sessions::ends_at.eq(session.ends_at),
-        agenda_sessions::format.eq(session.format.as_str()),
-        agenda_sessions::capacity_offline.eq(session.capacity_offline),
-        agenda_sessions::capacity_online.eq(session.capacity_online),
-        agenda_sessions::stream_url.eq(session.stream_url.as_deref()),
-        agenda_sessions::members_only.eq(session.members_only),
-        agenda_sessions::join_opens_minutes.eq(session.join_opens_minutes),
-        agenda_sessions::join_closes_minutes.eq(session.join_closes_minutes),
-        agenda_sessions::online_min_minutes.eq(session.online_min_minutes),
-    );
-    match id {
-        Some(id) => Ok(unique_violation(
-            diesel::update(
-                agenda_sessions::table
-                    .filter(agenda_sessions::id.eq(id))
-                    .filter(agenda_sessions::event_id.eq(event_id)),
-            )
-            .set(values)
-            .execute(conn),
-        )?
-        .map(|_| id)),
-        None => {
-            let inserted = unique_violation(
-                diesel::insert_into(agenda_sessions::table)
-                    .values((values, agenda_sessions::event_id.eq(event_id)))
-                    .execute(conn),
-            )?;
-            match inserted {
-                Ok(_) => Ok(Ok(agenda_sessions::table
-                    .filter(agenda_sessions::event_id.eq(event_id))
-                    .filter(agenda_sessions::slug.eq(&session.slug))
-                    .select(agenda_sessions::id)
-                    .first(conn)?)),
-                Err(taken) => Ok(Err(taken)),
+    super::write_transaction(conn, |conn| {
+        let values = (
+            agenda_sessions::slug.eq(&session.slug),
+            agenda_sessions::title.eq(&session.title),
+            agenda_sessions::description.eq(&session.description),
+            agenda_sessions::room.eq(&session.room),
+            agenda_sessions::starts_at.eq(session.starts_at),
+            agenda_sessions::ends_at.eq(session.ends_at),
+            agenda_sessions::format.eq(session.format.as_str()),
+            agenda_sessions::capacity_offline.eq(session.capacity_offline),
+            agenda_sessions::capacity_online.eq(session.capacity_online),
+            agenda_sessions::stream_url.eq(session.stream_url.as_deref()),
+            agenda_sessions::members_only.eq(session.members_only),
+            agenda_sessions::join_opens_minutes.eq(session.join_opens_minutes),
+            agenda_sessions::join_closes_minutes.eq(session.join_closes_minutes),
+            agenda_sessions::online_min_minutes.eq(session.online_min_minutes),
+        );
+        match id {
+            Some(id) => Ok(unique_violation(
+                diesel::update(
+                    agenda_sessions::table
+                        .filter(agenda_sessions::id.eq(id))
+                        .filter(agenda_sessions::event_id.eq(event_id)),
+                )
+                .set(values)
+                .execute(conn),
+            )?
+            .map(|_| id)),
+            None => {
+                let inserted = unique_violation(
+                    diesel::insert_into(agenda_sessions::table)
+                        .values((values, agenda_sessions::event_id.eq(event_id)))
+                        .execute(conn),
+                )?;
+                match inserted {
+                    Ok(_) => Ok(Ok(agenda_sessions::table
+                        .filter(agenda_sessions::event_id.eq(event_id))
+                        .filter(agenda_sessions::slug.eq(&session.slug))
+                        .select(agenda_sessions::id)
+                        .first(conn)?)),
+                    Err(taken) => Ok(Err(taken)),
+                }
             }
         }
-    }
+    })
 }

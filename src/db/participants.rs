@@ -297,24 +297,30 @@ pub fn find_live_by_email(
 /// Cancels a live registration; the event's id, or `None` when it was
 /// already cancelled. Seats are counted over live registrations only, so
 /// they free up at once.
+///
+/// One statement, but in a write transaction all the same: on PostgreSQL
+/// its trigger then locks the person's seat counts, which a door batch or
+/// a registration may hold while waiting for this person's row, and the
+/// deadlock's victim must be run again, not answered 500.
 pub fn cancel(
     conn: &mut DbConnection,
     token: &PageToken,
     now_ms: i64,
 ) -> Result<Option<i32>, DbError> {
-    let event_id: Option<i32> = diesel::update(
-        participants::table
-            .filter(participants::page_token.eq(token.as_str()))
-            .filter(participants::status.eq("registered")),
-    )
-    .set((
-        participants::status.eq("cancelled"),
-        participants::cancelled_at.eq(Some(now_ms)),
-    ))
-    .returning(participants::event_id)
-    .get_result(conn)
-    .optional()?;
-    Ok(event_id)
+    super::write_transaction(conn, |conn| {
+        Ok(diesel::update(
+            participants::table
+                .filter(participants::page_token.eq(token.as_str()))
+                .filter(participants::status.eq("registered")),
+        )
+        .set((
+            participants::status.eq("cancelled"),
+            participants::cancelled_at.eq(Some(now_ms)),
+        ))
+        .returning(participants::event_id)
+        .get_result(conn)
+        .optional()?)
+    })
 }
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
@@ -491,25 +497,28 @@ pub fn update_details(
     }
 }
 
-/// Cancels a registration by id (the organisers' side of `cancel`).
+/// Cancels a registration by id (the organisers' side of `cancel`, in a
+/// write transaction for the same reason).
 pub fn cancel_by_id(
     conn: &mut DbConnection,
     event_id: i32,
     id: i32,
     now_ms: i64,
 ) -> Result<bool, DbError> {
-    let changed = diesel::update(
-        participants::table
-            .filter(participants::id.eq(id))
-            .filter(participants::event_id.eq(event_id))
-            .filter(participants::status.eq("registered")),
-    )
-    .set((
-        participants::status.eq("cancelled"),
-        participants::cancelled_at.eq(Some(now_ms)),
-    ))
-    .execute(conn)?;
-    Ok(changed == 1)
+    super::write_transaction(conn, |conn| {
+        let changed = diesel::update(
+            participants::table
+                .filter(participants::id.eq(id))
+                .filter(participants::event_id.eq(event_id))
+                .filter(participants::status.eq("registered")),
+        )
+        .set((
+            participants::status.eq("cancelled"),
+            participants::cancelled_at.eq(Some(now_ms)),
+        ))
+        .execute(conn)?;
+        Ok(changed == 1)
+    })
 }
 
 #[cfg(test)]

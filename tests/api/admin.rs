@@ -63,9 +63,25 @@ async fn an_organiser_creates_an_event_with_a_session_and_it_is_open_for_registr
             .as_u16(),
         303
     );
+    // A second session with that slug is refused, the form kept.
+    let token = app
+        .csrf_token("/admin/events/members-day/sessions/new")
+        .await;
+    let mut again = session;
+    again[0] = ("csrf_token", token.as_str());
+    again[1] = ("title", "Afternoon plenary");
+    let clash = app
+        .post_form("/admin/events/members-day/sessions", &again)
+        .await;
+    assert_eq!(clash.status().as_u16(), 422);
+    let clash = clash.text().await.unwrap();
+    assert!(clash.contains("already uses this slug"));
+    assert!(clash.contains("Afternoon plenary"));
+
     let (status, page) = app.get_html("/events/members-day").await;
     assert_eq!(status, 200);
     assert!(text(&page, ".programme").contains("Morning plenary"));
+    assert!(!text(&page, ".programme").contains("Afternoon plenary"));
     assert!(
         text(&page, ".programme").contains("09:30–11:00"),
         "shown in the event's zone"

@@ -210,3 +210,64 @@ async fn on_postgres_a_deadlocks_victim_runs_again_and_both_writers_succeed() {
         "one of the two should have been the deadlock's victim and run again"
     );
 }
+
+/// A cancellation locks the person, then (by trigger) their seat counts; a
+/// door batch or a registration can hold those counts and then want the
+/// person. The cancellation, waiting first, is the deadlock's victim, and
+/// the registrant must see it done, not a 500.
+#[actix_web::test]
+async fn on_postgres_a_cancellation_caught_in_a_deadlock_still_cancels() {
+    use diesel::prelude::*;
+    use std::time::{Duration, Instant};
+
+    let app = TestApp::spawn().await;
+    if !matches!(&*app.database, rollcall::db::DatabaseUrl::Postgres(_)) {
+        return; // SQLite has one writer at a time: no deadlocks to cure.
+    }
+    let page = app
+        .register_ok("caught@example.org", "offline", &["keynote"])
+        .await;
+    let code = app.code_of("caught@example.org").await;
+    let person = app.participant_id(&code).await.unwrap();
+    let token = app.csrf_token(&format!("{page}/cancel")).await;
+
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let pool = app.pool.clone();
+    let other_writer = std::thread::spawn(move || -> Result<(), rollcall::db::DbError> {
+        let mut conn = pool.get()?;
+        let mut watcher = pool.get()?;
+        rollcall::db::write_transaction(&mut conn, |conn| {
+            diesel::sql_query("UPDATE session_seats SET taken = taken").execute(conn)?;
+            held_tx.send(()).ok();
+            // Once the cancellation waits for the seat counts, want its person.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                let waiting: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                    "(SELECT COUNT(*) FROM pg_locks WHERE NOT granted)",
+                ))
+                .get_result(&mut watcher)?;
+                if waiting > 0 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            diesel::sql_query("UPDATE participants SET attended = attended WHERE id = $1")
+                .bind::<diesel::sql_types::Integer, _>(person)
+                .execute(conn)?;
+            Ok(())
+        })
+    });
+    held_rx.recv().unwrap();
+    let response = app
+        .post_form(&format!("{page}/cancel"), &[("csrf_token", token.as_str())])
+        .await;
+    assert_eq!(response.status().as_u16(), 303, "the cancellation failed");
+    other_writer.join().unwrap().unwrap();
+    let status: String = app
+        .db(move |conn| {
+            use rollcall::db::schema::participants::dsl::*;
+            Ok(participants.find(person).select(status).first(conn)?)
+        })
+        .await;
+    assert_eq!(status, "cancelled");
+}
