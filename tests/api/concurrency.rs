@@ -243,7 +243,8 @@ async fn on_postgres_a_cancellation_caught_in_a_deadlock_still_cancels() {
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 let waiting: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                    "(SELECT COUNT(*) FROM pg_locks WHERE NOT granted)",
+                    "(SELECT COUNT(*) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND wait_event_type = 'Lock')",
                 ))
                 .get_result(&mut watcher)?;
                 if waiting > 0 {
