@@ -337,6 +337,7 @@ fn load_new(conn: &mut DbConnection, now: i64) -> Result<DemoReport, DbError> {
                         door: door.filter(|_| p.mode == AttendanceMode::Offline),
                         recorded_by,
                         recorded_at: at,
+                        scan_id: None,
                     },
                 )?;
                 report.attendance += usize::from(counted);

@@ -20,6 +20,8 @@ pub struct NewAttendance<'a> {
     pub door: Option<&'a str>,
     pub recorded_by: Option<&'a str>,
     pub recorded_at: i64,
+    /// See [`AttendanceRow::scan_id`].
+    pub scan_id: Option<&'a str>,
 }
 
 #[derive(Insertable)]
@@ -33,6 +35,9 @@ pub(super) struct AttendanceRow<'a> {
     pub door: Option<&'a str>,
     pub recorded_by: Option<&'a str>,
     pub recorded_at: i64,
+    /// The scan id of a plain acceptance whose log row is not written
+    /// (`checkins::write_log`); `None` otherwise.
+    pub scan_id: Option<&'a str>,
 }
 
 /// Inserts the rows whose (person, session) has no record yet, in one
@@ -83,6 +88,7 @@ impl ChunkRow for AttendanceRow<'_> {
             door::NAME,
             recorded_by::NAME,
             recorded_at::NAME,
+            scan_id::NAME,
         ];
         insert_head(out, "INSERT OR FAIL", "attendance", &columns)
     }
@@ -102,7 +108,9 @@ impl ChunkRow for AttendanceRow<'_> {
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, _>(&self.recorded_by)?;
         out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&self.recorded_at)
+        out.push_bind_param::<BigInt, _>(&self.recorded_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.scan_id)
     }
 
     fn tail(mut out: AstPass<'_, '_, Sqlite>) -> QueryResult<()> {
@@ -126,6 +134,7 @@ pub fn record(conn: &mut DbConnection, new: &NewAttendance) -> Result<bool, DbEr
         door: new.door,
         recorded_by: new.recorded_by,
         recorded_at: new.recorded_at,
+        scan_id: new.scan_id,
     };
     let inserted = with_backend!(conn, |c| diesel::insert_into(attendance::table)
         .values(&row)
@@ -159,6 +168,7 @@ mod tests {
             door: Some("North"),
             recorded_by: None,
             recorded_at: 5,
+            scan_id: None,
         }
     }
 

@@ -285,8 +285,11 @@ fn decide_batch<'r>(
             None => {
                 batch.flush(conn, requests, &mut answers)?;
                 let decided = decide(conn, req)?;
-                batch.remember(req, &decided.0, decided.1);
-                decided
+                if decided.on_record {
+                    batch.on_record.insert(index);
+                }
+                batch.remember(req, &decided.answer, decided.participant_id);
+                (decided.answer, decided.participant_id)
             }
         };
         batch.note_answer(req, index);
@@ -294,6 +297,8 @@ fn decide_batch<'r>(
         answers.push(answer);
     }
     batch.flush(conn, requests, &mut answers)?;
+    let on_record = &batch.on_record;
+    batch.log.retain(|(index, _)| !on_record.contains(index));
     write_log(conn, requests, &batch.log, &answers)?;
     Ok(answers)
 }
@@ -339,6 +344,9 @@ struct BatchState<'r> {
     pending: Vec<usize>,
     /// Log rows to write: request index and the participant.
     log: Vec<(usize, Option<i32>)>,
+    /// Requests whose acceptance the inserted record carries (its scan id):
+    /// no log row for them.
+    on_record: HashSet<usize>,
 }
 
 impl<'r> BatchState<'r> {
@@ -432,7 +440,13 @@ impl<'r> BatchState<'r> {
                 |q| q.select((
                     att::participant_id,
                     att::session_id,
-                    (att::id, att::mode, att::door, att::recorded_at),
+                    (
+                        att::id,
+                        att::mode,
+                        att::door,
+                        att::recorded_at,
+                        att::scan_id
+                    ),
                 ))
             )?;
             prior.extend(records.into_iter().map(|(p, s, record)| ((p, s), record)));
@@ -452,16 +466,33 @@ impl<'r> BatchState<'r> {
             prior,
             pending: Vec::new(),
             log: Vec::new(),
+            on_record: HashSet::new(),
         })
     }
 
-    /// The answer a scan id was given already, before or in this batch.
+    /// The answer a scan id was given already, before or in this batch:
+    /// from this batch's answers, the log, or the person's record for the
+    /// session when it carries the scan id (a plain acceptance).
     fn replay(&self, req: &CheckinRequest, answers: &[CheckinAnswer]) -> Option<CheckinAnswer> {
         let scan_id = req.scan_id.as_deref()?;
-        match self.given.get(&(req.event.id, scan_id)) {
-            Some(&index) => answers.get(index).cloned(),
-            None => self.stored.get(&req.event.id)?.get(scan_id).cloned(),
+        if let Some(&index) = self.given.get(&(req.event.id, scan_id)) {
+            return answers.get(index).cloned();
         }
+        if let Some(stored) = self.stored.get(&req.event.id).and_then(|s| s.get(scan_id)) {
+            return Some(stored.clone());
+        }
+        let p = match &req.subject {
+            Subject::Code(None) => None,
+            Subject::Code(Some(code)) => self
+                .by_code
+                .get(code.as_str())
+                .and_then(|id| self.by_id.get(id)),
+            Subject::Participant(id) => self.by_id.get(id),
+        }?;
+        let prior = self
+            .prior
+            .get(&(p.id, req.session.as_ref().map(|s| s.id)))?;
+        (p.event_id == req.event.id).then(|| replayed_from_record(req, p, prior))?
     }
 
     /// `req`'s answer is `answers[index]`: a retry later in the batch gets it.
@@ -493,6 +524,7 @@ impl<'r> BatchState<'r> {
                 mode: AttendanceMode::Offline.as_str().to_string(),
                 door: req.door.clone(),
                 at: req.now,
+                scan_id: None,
             },
         );
     }
@@ -577,7 +609,13 @@ impl<'r> BatchState<'r> {
                     "an accepted scan without a participant".into(),
                 ));
             };
-            people.push((participant_id, index));
+            // A plain acceptance with a scan id is kept on the record alone;
+            // one with a warning keeps its whole answer in the log.
+            let scan_id = req
+                .scan_id
+                .as_deref()
+                .filter(|_| answers[index].warning.is_none());
+            people.push((participant_id, index, scan_id.is_some()));
             rows.push(attendance::AttendanceRow {
                 event_id: req.event.id,
                 participant_id,
@@ -587,20 +625,24 @@ impl<'r> BatchState<'r> {
                 door: req.door.as_deref(),
                 recorded_by: Some(&*req.actor),
                 recorded_at: req.now,
+                scan_id,
             });
         }
-        let expected = rows.len();
-        let inserted = attendance::insert_new(conn, rows)?;
-        if inserted.len() == expected {
-            return Ok(());
-        }
-        let inserted: HashSet<(i32, Option<i32>)> = inserted.into_iter().collect();
-        for (participant_id, index) in people {
+        let inserted: HashSet<(i32, Option<i32>)> =
+            attendance::insert_new(conn, rows)?.into_iter().collect();
+        for (participant_id, index, carries_scan_id) in people {
             let req = &requests[index];
-            if !inserted.contains(&(participant_id, req.session.as_ref().map(|s| s.id))) {
+            if inserted.contains(&(participant_id, req.session.as_ref().map(|s| s.id))) {
+                if carries_scan_id {
+                    self.on_record.insert(index);
+                }
+            } else {
                 // A retry later in the batch reads it here (`given`).
-                let (answer, _) = decide(conn, req)?;
-                answers[index] = answer;
+                let decided = decide(conn, req)?;
+                if decided.on_record {
+                    self.on_record.insert(index);
+                }
+                answers[index] = decided.answer;
             }
         }
         Ok(())
@@ -923,6 +965,25 @@ struct Prior {
     mode: String,
     door: Option<String>,
     at: i64,
+    /// The scan id of the plain acceptance that made the record, when its
+    /// log row was not written.
+    scan_id: Option<String>,
+}
+
+/// A retry of the plain acceptance `prior` carries, told again as it was
+/// whatever has changed since, as its log row would have told it.
+fn replayed_from_record(req: &CheckinRequest, p: &Entrant, prior: &Prior) -> Option<CheckinAnswer> {
+    if prior.scan_id.is_none() || prior.scan_id != req.scan_id {
+        return None;
+    }
+    let mut answer = answer_to(
+        req.session.as_ref().map(|s| s.slug.clone()),
+        prior.door.clone(),
+        req.scan_id.clone(),
+    );
+    answer.participant = Some(card(p));
+    accept(&mut answer, prior.at);
+    Some(answer)
 }
 
 /// The first attendance of a participant for a session (or event entry).
@@ -933,7 +994,13 @@ fn existing(
 ) -> Result<Option<Prior>, DbError> {
     let base = att::table
         .filter(att::participant_id.eq(participant_id))
-        .select((att::id, att::mode, att::door, att::recorded_at));
+        .select((
+            att::id,
+            att::mode,
+            att::door,
+            att::recorded_at,
+            att::scan_id,
+        ));
     Ok(match session_id {
         Some(id) => base.filter(att::session_id.eq(id)).first(conn).optional()?,
         None => base
@@ -943,17 +1010,33 @@ fn existing(
     })
 }
 
+/// What the careful path decided for one scan.
+struct Decided {
+    answer: CheckinAnswer,
+    participant_id: Option<i32>,
+    /// The record carries this acceptance (its scan id), so no log row is
+    /// due: a plain acceptance just recorded, or a retry of one.
+    on_record: bool,
+}
+
+impl From<(CheckinAnswer, Option<i32>)> for Decided {
+    fn from((answer, participant_id): (CheckinAnswer, Option<i32>)) -> Self {
+        Decided {
+            answer,
+            participant_id,
+            on_record: false,
+        }
+    }
+}
+
 /// The careful path: one scan decided with a query per fact, for what the
 /// batch's quick path leaves (a record to turn in-person, a seat limit).
-fn decide(
-    conn: &mut DbConnection,
-    req: &CheckinRequest,
-) -> Result<(CheckinAnswer, Option<i32>), DbError> {
+fn decide(conn: &mut DbConnection, req: &CheckinRequest) -> Result<Decided, DbError> {
     let tz = timefmt::zone(&req.event.timezone);
     let mut answer = blank_answer(req);
     let reject = |mut answer: CheckinAnswer, reason, participant_id| {
         answer.reason = Some(reason);
-        Ok((answer, participant_id))
+        Ok((answer, participant_id).into())
     };
 
     let Some(p) = find_subject(conn, req)? else {
@@ -965,6 +1048,17 @@ fn decide(
     }
     answer.participant = Some(card(&p));
     let session_id = req.session.as_ref().map(|s| s.id);
+    let prior = existing(conn, p.id, session_id)?;
+    if let Some(replayed) = prior
+        .as_ref()
+        .and_then(|prior| replayed_from_record(req, &p, prior))
+    {
+        return Ok(Decided {
+            answer: replayed,
+            participant_id: Some(p.id),
+            on_record: true,
+        });
+    }
     let mut registered = true;
     if let Some(session) = &req.session {
         let seats: i64 = participant_sessions::table
@@ -979,9 +1073,9 @@ fn decide(
     }
 
     let online_registrant = p.mode == AttendanceMode::Online.as_str();
-    match existing(conn, p.id, session_id)? {
+    match prior {
         Some(prior) if prior.mode == AttendanceMode::Offline.as_str() => {
-            return Ok((duplicate_of(answer, prior, tz), Some(p.id)));
+            return Ok((duplicate_of(answer, prior, tz), Some(p.id)).into());
         }
         Some(prior) => {
             // Followed online until now, and has walked in: count them in the
@@ -1006,12 +1100,12 @@ fn decide(
             if upgraded == 1 {
                 accept(&mut answer, req.now);
                 answer.warning = Some("Was following online: now counted in person.".to_string());
-                return Ok((answer, Some(p.id)));
+                return Ok((answer, Some(p.id)).into());
             }
             // Another door got there first (or an undo took the record
             // away, and the insert below counts them).
             if let Some(now_in_person) = existing(conn, p.id, session_id)? {
-                return Ok((duplicate_of(answer, now_in_person, tz), Some(p.id)));
+                return Ok((duplicate_of(answer, now_in_person, tz), Some(p.id)).into());
             }
         }
         None => {}
@@ -1035,6 +1129,8 @@ fn decide(
         }
     }
 
+    // A plain acceptance with a scan id is kept on the record alone.
+    let scan_id = req.scan_id.as_deref().filter(|_| !online_registrant);
     let counted = attendance::record(
         conn,
         &NewAttendance {
@@ -1046,6 +1142,7 @@ fn decide(
             door: req.door.as_deref(),
             recorded_by: Some(&*req.actor),
             recorded_at: req.now,
+            scan_id,
         },
     )?;
     if counted {
@@ -1053,11 +1150,25 @@ fn decide(
         if online_registrant {
             answer.warning = Some(CAME_IN_PERSON.to_string());
         }
-    } else if let Some(prior) = existing(conn, p.id, session_id)? {
-        // Another door counted them between our look and our insert.
-        return Ok((duplicate_of(answer, prior, tz), Some(p.id)));
+        return Ok(Decided {
+            answer,
+            participant_id: Some(p.id),
+            on_record: scan_id.is_some(),
+        });
     }
-    Ok((answer, Some(p.id)))
+    if let Some(prior) = existing(conn, p.id, session_id)? {
+        // Another door counted them between our look and our insert: or
+        // another instance, given the same scan's retry.
+        if let Some(replayed) = replayed_from_record(req, &p, &prior) {
+            return Ok(Decided {
+                answer: replayed,
+                participant_id: Some(p.id),
+                on_record: true,
+            });
+        }
+        return Ok((duplicate_of(answer, prior, tz), Some(p.id)).into());
+    }
+    Ok((answer, Some(p.id)).into())
 }
 
 fn duplicate_of(mut answer: CheckinAnswer, prior: Prior, tz: chrono_tz::Tz) -> CheckinAnswer {
@@ -1076,7 +1187,9 @@ fn source_of(req: &CheckinRequest) -> AttendanceSource {
 }
 
 /// Takes back a counted attendance: the record goes (counts drop at once),
-/// the log keeps what happened. `false` when there was nothing to undo.
+/// the log keeps what happened: first the acceptance, when only the record
+/// carried it (so a late retry of that scan is still told "accepted" and
+/// records nothing), then the undo. `false` when there was nothing to undo.
 pub fn undo_checkin(
     conn: &mut DbConnection,
     event: &Event,
@@ -1090,6 +1203,17 @@ pub fn undo_checkin(
         let target = att::table
             .filter(att::event_id.eq(event.id))
             .filter(att::participant_id.eq(participant_id));
+        let session_is = match session_id {
+            Some(id) => format!("session_id = {id}"),
+            None => "session_id IS NULL".to_string(),
+        };
+        log_carried_acceptances(
+            conn,
+            &format!(
+                "event_id = {} AND participant_id = {participant_id} AND {session_is}",
+                event.id
+            ),
+        )?;
         let removed = match session_id {
             Some(id) => diesel::delete(target.filter(att::session_id.eq(id))).execute(conn)?,
             None => diesel::delete(target.filter(att::session_id.is_null())).execute(conn)?,
@@ -1113,9 +1237,39 @@ pub fn undo_checkin(
     })
 }
 
+/// Writes the log rows the records matching `records_where` (SQL over
+/// attendance, built from integers only) kept back, and takes the scan ids
+/// off the records: before an undo deletes a record, and before an erasure
+/// retires the code a retry would find the person by. A retry of the scan
+/// is then told again from its log row, as any other.
+pub(super) fn log_carried_acceptances(
+    conn: &mut DbConnection,
+    records_where: &str,
+) -> Result<usize, DbError> {
+    let carried = format!("{records_where} AND scan_id IS NOT NULL");
+    let logged = diesel::sql_query(format!(
+        "INSERT INTO checkin_log \
+             (event_id, scan_id, session_id, participant_id, door, actor, action, outcome, answer, at) \
+         SELECT event_id, scan_id, session_id, participant_id, door, COALESCE(recorded_by, ''), \
+                CASE WHEN source = '{manual}' THEN 'manual' ELSE 'scan' END, '{accepted}', '', \
+                recorded_at \
+         FROM attendance WHERE {carried} \
+         ON CONFLICT DO NOTHING",
+        manual = AttendanceSource::Manual.as_str(),
+        accepted = CheckinStatus::Accepted.as_str(),
+    ))
+    .execute(conn)?;
+    diesel::sql_query(format!(
+        "UPDATE attendance SET scan_id = NULL WHERE {carried}"
+    ))
+    .execute(conn)?;
+    Ok(logged)
+}
+
 /// One line of the check-in log, for the organisers' log page.
 #[derive(Debug, Queryable)]
 pub struct LogEntry {
+    /// The log row's id, or the record's for an acceptance it carries.
     pub id: i32,
     pub at: i64,
     pub action: String,
@@ -1128,37 +1282,95 @@ pub struct LogEntry {
     pub session_slug: Option<String>,
 }
 
+/// A plain acceptance its attendance record carries, as the log page shows it.
+#[derive(Queryable)]
+struct CarriedAcceptance {
+    id: i32,
+    at: i64,
+    source: String,
+    door: Option<String>,
+    recorded_by: Option<String>,
+    participant_id: i32,
+    participant_name: String,
+    session_slug: Option<String>,
+}
+
+/// The newest `limit` lines of an event's check-in log: the log's rows,
+/// and the plain acceptances only their records carry (by scan id).
 pub fn recent_log(
     conn: &mut DbConnection,
     event_id: i32,
     limit: i64,
 ) -> Result<Vec<LogEntry>, DbError> {
-    Ok(checkin_log::table
-        .left_join(
-            participants::table.on(participants::id.nullable().eq(checkin_log::participant_id)),
-        )
-        .left_join(
-            agenda_sessions::table.on(agenda_sessions::id.nullable().eq(checkin_log::session_id)),
-        )
-        .filter(checkin_log::event_id.eq(event_id))
-        // Newest first in the order of the log's (event_id, at) index, so
-        // the page reads `limit` rows of it: ordered by id alone, SQLite
-        // sorted the event's whole log first (1.3 s at 677,000 rows; now 2 ms).
-        .order((checkin_log::at.desc(), checkin_log::id.desc()))
-        .limit(limit)
-        .select((
-            checkin_log::id,
-            checkin_log::at,
-            checkin_log::action,
-            checkin_log::outcome,
-            checkin_log::reason,
-            checkin_log::door,
-            checkin_log::actor,
-            checkin_log::participant_id,
-            participants::full_name.nullable(),
-            agenda_sessions::slug.nullable(),
-        ))
-        .load(conn)?)
+    super::read_snapshot(conn, |conn| {
+        let mut entries: Vec<LogEntry> = checkin_log::table
+            .left_join(
+                participants::table.on(participants::id.nullable().eq(checkin_log::participant_id)),
+            )
+            .left_join(
+                agenda_sessions::table
+                    .on(agenda_sessions::id.nullable().eq(checkin_log::session_id)),
+            )
+            .filter(checkin_log::event_id.eq(event_id))
+            // Newest first in the order of the log's (event_id, at) index, so
+            // the page reads `limit` rows of it: ordered by id alone, SQLite
+            // sorted the event's whole log first (1.3 s at 677,000 rows; now 2 ms).
+            .order((checkin_log::at.desc(), checkin_log::id.desc()))
+            .limit(limit)
+            .select((
+                checkin_log::id,
+                checkin_log::at,
+                checkin_log::action,
+                checkin_log::outcome,
+                checkin_log::reason,
+                checkin_log::door,
+                checkin_log::actor,
+                checkin_log::participant_id,
+                participants::full_name.nullable(),
+                agenda_sessions::slug.nullable(),
+            ))
+            .load(conn)?;
+        // The same way through attendance's (event_id, recorded_at) index.
+        let carried: Vec<CarriedAcceptance> = att::table
+            .inner_join(participants::table)
+            .left_join(
+                agenda_sessions::table.on(agenda_sessions::id.nullable().eq(att::session_id)),
+            )
+            .filter(att::event_id.eq(event_id))
+            .filter(att::scan_id.is_not_null())
+            .order((att::recorded_at.desc(), att::id.desc()))
+            .limit(limit)
+            .select((
+                att::id,
+                att::recorded_at,
+                att::source,
+                att::door,
+                att::recorded_by,
+                att::participant_id,
+                participants::full_name,
+                agenda_sessions::slug.nullable(),
+            ))
+            .load(conn)?;
+        entries.extend(carried.into_iter().map(|c| LogEntry {
+            id: c.id,
+            at: c.at,
+            action: if c.source == AttendanceSource::Manual.as_str() {
+                "manual".into()
+            } else {
+                "scan".into()
+            },
+            outcome: CheckinStatus::Accepted.as_str().into(),
+            reason: None,
+            door: c.door,
+            actor: c.recorded_by.unwrap_or_default(),
+            participant_id: Some(c.participant_id),
+            participant_name: Some(c.participant_name),
+            session_slug: c.session_slug,
+        }));
+        entries.sort_by_key(|e| std::cmp::Reverse(e.at));
+        entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(entries)
+    })
 }
 
 #[cfg(test)]
@@ -1166,32 +1378,60 @@ mod tests {
     use super::*;
     use crate::db::testing::{record_statements, sqlite_plan};
 
-    /// The admin's scan log shows the newest scans first, and reads them
-    /// from the index: a big event's log isn't sorted for one page.
+    /// The admin's scan log shows the newest scans first, the plain
+    /// acceptances only their records carry among them, and reads both
+    /// from an index: a big event's log isn't sorted for one page.
     #[test]
     fn the_scan_log_reads_its_newest_rows_from_the_index() {
         let mut conn = crate::db::testing::forum(
             ":memory:",
             "INSERT INTO checkin_log (event_id, actor, action, outcome, answer, at) VALUES \
              (1, 'door', 'scan', 'accepted', '', 10), (1, 'door', 'scan', 'rejected', '', 30), \
-             (1, 'door', 'scan', 'duplicate', '', 30), (1, 'door', 'scan', 'accepted', '', 20);",
+             (1, 'door', 'scan', 'duplicate', '', 30), (1, 'door', 'scan', 'accepted', '', 20); \
+             INSERT INTO participants (id, event_id, full_name, email, affiliation, country, mode, \
+                                       category, status, checkin_code, page_token, created_at) VALUES \
+             (1, 1, 'A', 'a@x', '', 'DE', 'offline', 'delegate', 'registered', 'c1', 't1', 0), \
+             (2, 1, 'B', 'b@x', '', 'FR', 'online', 'delegate', 'registered', 'c2', 't2', 0); \
+             INSERT INTO attendance (event_id, participant_id, session_id, mode, source, door, \
+                                     recorded_by, recorded_at, scan_id) VALUES \
+             (1, 1, NULL, 'offline', 'door_scan', 'North', 'door', 25, 's-1'), \
+             (1, 2, NULL, 'online', 'join_link', NULL, NULL, 40, NULL);",
         );
         let statements = record_statements(&mut conn);
 
         let newest = recent_log(&mut conn, 1, 3).unwrap();
-        let shown: Vec<(i64, &str)> = newest.iter().map(|e| (e.at, e.outcome.as_str())).collect();
+        let shown: Vec<(i64, &str, Option<&str>)> = newest
+            .iter()
+            .map(|e| (e.at, e.outcome.as_str(), e.participant_name.as_deref()))
+            .collect();
         assert_eq!(
             shown,
-            vec![(30, "duplicate"), (30, "rejected"), (20, "accepted")]
+            vec![
+                (30, "duplicate", None),
+                (30, "rejected", None),
+                (25, "accepted", Some("A"))
+            ]
         );
+        assert_eq!(newest[2].door.as_deref(), Some("North"));
+        assert_eq!(newest[2].action, "scan");
 
-        let sql = statements.lock().unwrap().last().cloned().unwrap();
-        let plan = sqlite_plan(&mut conn, &sql);
-        assert!(
-            plan.iter()
-                .any(|s| s.starts_with("SEARCH checkin_log USING INDEX checkin_log_event_at")),
-            "{plan:?}"
-        );
-        assert!(!plan.iter().any(|s| s.contains("TEMP B-TREE")), "{plan:?}");
+        let statements = statements.lock().unwrap().clone();
+        let plans: Vec<Vec<String>> = ["FROM ((`checkin_log`", "FROM ((`attendance`"]
+            .iter()
+            .map(|table| {
+                let sql = statements
+                    .iter()
+                    .find(|s| s.contains(table))
+                    .unwrap_or_else(|| panic!("no statement {table}: {statements:?}"));
+                sqlite_plan(&mut conn, sql)
+            })
+            .collect();
+        for (plan, index) in plans.iter().zip([
+            "SEARCH checkin_log USING INDEX checkin_log_event_at",
+            "SEARCH attendance USING INDEX attendance_event_time",
+        ]) {
+            assert!(plan.iter().any(|s| s.starts_with(index)), "{plan:?}");
+            assert!(!plan.iter().any(|s| s.contains("TEMP B-TREE")), "{plan:?}");
+        }
     }
 }

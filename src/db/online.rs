@@ -181,6 +181,7 @@ pub fn record_joins(
                     door: None,
                     recorded_by: None,
                     recorded_at: ask.at,
+                    scan_id: None,
                 })
             })
             .collect();

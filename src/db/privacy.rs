@@ -57,6 +57,11 @@ pub fn erase_by_page_token(
             ))
             .execute(conn)?;
         }
+        // Their code goes: a retry of their scan is answered from the log.
+        super::checkins::log_carried_acceptances(
+            conn,
+            &format!("participant_id = {participant_id}"),
+        )?;
         diesel::update(checkin_log::table.filter(checkin_log::participant_id.eq(participant_id)))
             .set(checkin_log::answer.eq(""))
             .execute(conn)?;
@@ -69,6 +74,7 @@ pub fn erase_by_page_token(
 /// how many participants were erased now.
 pub fn purge_event(conn: &mut DbConnection, event_id: i32, now_ms: i64) -> Result<usize, DbError> {
     super::write_transaction(conn, |conn| {
+        super::checkins::log_carried_acceptances(conn, &format!("event_id = {event_id}"))?;
         diesel::update(checkin_log::table.filter(checkin_log::event_id.eq(event_id)))
             .set(checkin_log::answer.eq(""))
             .execute(conn)?;

@@ -103,6 +103,7 @@ diesel::table! {
         recorded_by -> Nullable<Text>,
         recorded_at -> BigInt,
         counted -> Bool,
+        scan_id -> Nullable<Text>,
     }
 }
 

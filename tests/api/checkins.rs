@@ -218,38 +218,116 @@ async fn a_full_room_rejects_and_an_online_registrant_who_comes_is_counted_in_pe
 
 #[actix_web::test]
 async fn a_retry_with_the_same_scan_id_gets_the_same_answer_and_records_nothing_new() {
+    // Capped, the keynote's scans take the careful path; uncapped, the
+    // batch's quick one. Both keep a plain acceptance on its record alone.
+    for capped in [true, false] {
+        let app = TestApp::spawn().await;
+        if !capped {
+            app.lift_capacities().await;
+        }
+        let door = app.create_token(EVENT, "door", &[]).await;
+        app.register_ok("ada@example.org", "offline", &["keynote"])
+            .await;
+        let code = app.code_of("ada@example.org").await;
+        let scan = json!({"code": code, "session": "keynote", "door": "North", "scan_id": "6d1f0c2e-1111-4a4a-9b9b-000000000001"});
+
+        let (_, first) = app.scan(&door, scan.clone()).await;
+        let (_, retry) = app.scan(&door, scan.clone()).await;
+        assert_eq!(first["status"], "accepted");
+        assert_eq!(
+            retry, first,
+            "capped {capped}: the retry sees the original answer, not a duplicate"
+        );
+        assert_eq!(attendance_rows(&app).await, 1);
+        let (logged, carried): (i64, Vec<Option<String>>) = app
+            .db(|conn| {
+                Ok((
+                    checkin_log::table.count().get_result(conn)?,
+                    attendance::table.select(attendance::scan_id).load(conn)?,
+                ))
+            })
+            .await;
+        assert_eq!(
+            logged, 0,
+            "capped {capped}: the record carries the acceptance"
+        );
+        assert_eq!(carried, vec![scan["scan_id"].as_str().map(str::to_string)]);
+
+        // A new scan of the same code is a duplicate, as it should be.
+        let (_, next) = app
+            .scan(
+                &door,
+                json!({"code": code, "session": "keynote", "scan_id": "another"}),
+            )
+            .await;
+        assert_eq!(next["status"], "duplicate");
+    }
+}
+
+/// A retry that arrives late (a phone back on the Wi-Fi) is still told
+/// what it was told first, after the registrant cancelled and after an
+/// organiser took the check-in back, and records nothing; the log keeps
+/// the acceptance and the undo.
+#[actix_web::test]
+async fn a_late_retry_after_a_cancellation_or_an_undo_is_still_told_accepted() {
     let app = TestApp::spawn().await;
+    app.lift_capacities().await;
     let door = app.create_token(EVENT, "door", &[]).await;
-    app.register_ok("ada@example.org", "offline", &["keynote"])
+    let organiser = app.create_token(EVENT, "organiser", &[]).await;
+    let page = app
+        .register_ok("ada@example.org", "offline", &["keynote"])
         .await;
     let code = app.code_of("ada@example.org").await;
-    let scan = json!({"code": code, "session": "keynote", "door": "North", "scan_id": "6d1f0c2e-1111-4a4a-9b9b-000000000001"});
-
+    let scan = json!({"code": code, "session": "keynote", "door": "North", "scan_id": "late-1"});
     let (_, first) = app.scan(&door, scan.clone()).await;
-    let (_, retry) = app.scan(&door, scan.clone()).await;
     assert_eq!(first["status"], "accepted");
-    assert_eq!(
-        retry, first,
-        "the retry sees the original answer, not a duplicate"
-    );
-    assert_eq!(attendance_rows(&app).await, 1);
-    let logged: Vec<String> = app
-        .db(|conn| Ok(checkin_log::table.select(checkin_log::answer).load(conn)?))
-        .await;
-    assert_eq!(logged.len(), 1);
-    assert!(
-        !logged[0].contains("Lovelace"),
-        "a plain acceptance is answered again from the log row, which keeps no copy of the name"
-    );
+    let participant_id = first["participant"]["id"].as_i64().unwrap();
 
-    // A new scan of the same code is a duplicate, as it should be.
-    let (_, next) = app
+    let token = app.csrf_token(&format!("{page}/cancel")).await;
+    let cancelled = app
+        .post_form(&format!("{page}/cancel"), &[("csrf_token", token.as_str())])
+        .await;
+    assert_eq!(cancelled.status().as_u16(), 303);
+    let (_, after_cancelling) = app.scan(&door, scan.clone()).await;
+    assert_eq!(after_cancelling, first);
+    let (_, fresh) = app
         .scan(
             &door,
-            json!({"code": code, "session": "keynote", "scan_id": "another"}),
+            json!({"code": code, "session": "keynote", "scan_id": "late-2"}),
         )
         .await;
-    assert_eq!(next["status"], "duplicate");
+    assert_eq!(fresh["reason"], "cancelled", "a new scan is refused");
+
+    let (status, undone) = app
+        .api_post(
+            &organiser,
+            &format!("/api/v1/events/{EVENT}/checkins/undo"),
+            json!({"participant_id": participant_id, "session": "keynote"}),
+        )
+        .await;
+    assert_eq!((status, undone["undone"].as_bool()), (200, Some(true)));
+    let (_, after_undoing) = app.scan(&door, scan).await;
+    assert_eq!(after_undoing, first);
+    assert_eq!(attendance_rows(&app).await, 0, "the retry recorded nothing");
+
+    let log = app
+        .db(move |conn| {
+            let event = rollcall::db::events::find_event(conn, EVENT)?.unwrap();
+            rollcall::db::checkins::recent_log(conn, event.id, 10)
+        })
+        .await;
+    let lines: Vec<(&str, &str, Option<&str>)> = log
+        .iter()
+        .map(|e| (e.action.as_str(), e.outcome.as_str(), e.door.as_deref()))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            ("undo", "undone", None),
+            ("scan", "rejected", None),
+            ("scan", "accepted", Some("North")),
+        ]
+    );
 }
 
 #[actix_web::test]
@@ -646,13 +724,26 @@ async fn a_batch_answers_each_scan_as_if_it_were_alone() {
         .unwrap()
         .contains("now counted in person"));
     assert_eq!(answers[1].first_door.as_deref(), Some("North"));
-    // Ada ×2 sessions and Cy (turned in-person): three records, and the log
-    // holds every decided scan but the retry.
+    // Ada ×2 sessions and Cy (turned in-person): three records. The log
+    // page lists every decided scan but the retry; the plain acceptance
+    // with a scan id is carried by its record, not by a log row.
     assert_eq!(attendance_rows(&app).await, 3);
-    let logged: i64 = app
-        .db(|conn| Ok(checkin_log::table.count().get_result(conn)?))
+    let (logged, carried, listed) = app
+        .db(|conn| {
+            let event = rollcall::db::events::find_event(conn, EVENT)?.unwrap();
+            Ok((
+                checkin_log::table.count().get_result::<i64>(conn)?,
+                attendance::table
+                    .filter(attendance::scan_id.is_not_null())
+                    .select(attendance::scan_id)
+                    .load::<Option<String>>(conn)?,
+                rollcall::db::checkins::recent_log(conn, event.id, 100)?.len(),
+            ))
+        })
         .await;
-    assert_eq!(logged, 7);
+    assert_eq!(logged, 6);
+    assert_eq!(carried, vec![Some("s-1".to_string())]);
+    assert_eq!(listed, 7);
 }
 
 #[actix_web::test]

@@ -489,6 +489,15 @@ impl TestApp {
             .await
     }
 
+    /// The check-in log as the organisers' log page lists it, newest first.
+    pub async fn log_lines(&self) -> Vec<rollcall::db::checkins::LogEntry> {
+        self.db(|conn| {
+            let event = rollcall::db::events::find_event(conn, EVENT)?.unwrap();
+            rollcall::db::checkins::recent_log(conn, event.id, 1000)
+        })
+        .await
+    }
+
     /// The check-in code of the participant registered with `email`.
     pub async fn code_of(&self, email: &str) -> String {
         use diesel::prelude::*;

@@ -116,6 +116,7 @@ async fn after_the_event_erasing_and_purging_keep_every_count() {
     assert_eq!(purge(true).await, 400, "not before the event has ended");
 
     end_the_event(&app).await;
+    let cy_code = app.code_of("cy@example.org").await;
     let mut before = app.stats(&organiser).await;
     let response = erase(&app, &ada).await;
     assert_eq!(response.status().as_u16(), 200);
@@ -151,6 +152,20 @@ async fn after_the_event_erasing_and_purging_keep_every_count() {
     }
     let (_, event_page) = app.get_html(&format!("/admin/events/{EVENT}")).await;
     assert!(text(&event_page, "#privacy").contains("3 of 3"));
+
+    // Both acceptances are still in the log, and a scan queued on a door
+    // phone since then is still told "accepted", without the name.
+    let log = app.log_lines().await;
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert!(log.iter().all(|l| l.outcome == "accepted"));
+    let (_, retry) = app
+        .scan(
+            &door,
+            json!({"code": cy_code, "session": "keynote", "scan_id": "cy@example.org"}),
+        )
+        .await;
+    assert_eq!(retry["status"], "accepted", "{retry}");
+    assert!(!retry.to_string().contains("Cy"), "{retry}");
 }
 
 #[actix_web::test]
