@@ -481,18 +481,23 @@ impl<'r> BatchState<'r> {
         if let Some(stored) = self.stored.get(&req.event.id).and_then(|s| s.get(scan_id)) {
             return Some(stored.clone());
         }
-        let p = match &req.subject {
+        let p = self.subject(req)?;
+        let prior = self
+            .prior
+            .get(&(p.id, req.session.as_ref().map(|s| s.id)))?;
+        (p.event_id == req.event.id).then(|| replayed_from_record(req, p, prior))?
+    }
+
+    /// The participant a scan names, as the batch read them.
+    fn subject(&self, req: &CheckinRequest) -> Option<&Entrant> {
+        match &req.subject {
             Subject::Code(None) => None,
             Subject::Code(Some(code)) => self
                 .by_code
                 .get(code.as_str())
                 .and_then(|id| self.by_id.get(id)),
             Subject::Participant(id) => self.by_id.get(id),
-        }?;
-        let prior = self
-            .prior
-            .get(&(p.id, req.session.as_ref().map(|s| s.id)))?;
-        (p.event_id == req.event.id).then(|| replayed_from_record(req, p, prior))?
+        }
     }
 
     /// `req`'s answer is `answers[index]`: a retry later in the batch gets it.
@@ -537,15 +542,7 @@ impl<'r> BatchState<'r> {
             answer.reason = Some(reason);
             Some((answer, participant_id))
         };
-        let found = match &req.subject {
-            Subject::Code(None) => None,
-            Subject::Code(Some(code)) => self
-                .by_code
-                .get(code.as_str())
-                .and_then(|id| self.by_id.get(id)),
-            Subject::Participant(id) => self.by_id.get(id),
-        };
-        let Some(p) = found else {
+        let Some(p) = self.subject(req) else {
             return reject(answer, RejectReason::UnknownCode, None);
         };
         if p.event_id != req.event.id {
