@@ -419,9 +419,19 @@ async fn an_organiser_sets_up_a_door_token_and_reads_the_log() {
     app.create_staff("olga", "organiser", None).await;
     app.register_ok("ada@example.org", "offline", &["keynote"])
         .await;
-    let door = app.create_token(EVENT, "door", &[]).await;
-    app.scan(&door, serde_json::json!({"code": app.code_of("ada@example.org").await, "session": "keynote", "door": "North"}))
+    app.register_ok("bo@example.org", "offline", &["keynote"])
         .await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    // Ada's acceptance is carried by her record (it has a scan id), Bo's
+    // and the duplicate are log rows: the page lists all three.
+    let ada = app.code_of("ada@example.org").await;
+    for scan in [
+        serde_json::json!({"code": ada, "session": "keynote", "door": "North", "scan_id": "log-1"}),
+        serde_json::json!({"code": app.code_of("bo@example.org").await, "session": "keynote", "door": "South"}),
+        serde_json::json!({"code": ada, "session": "keynote", "door": "South", "scan_id": "log-2"}),
+    ] {
+        app.scan(&door, scan).await;
+    }
     let Some(browser) = browser(DESKTOP).await else {
         return;
     };
@@ -444,7 +454,29 @@ async fn an_organiser_sets_up_a_door_token_and_reads_the_log() {
         .goto(&app.url(&format!("/admin/events/{EVENT}/checkins")))
         .await
         .unwrap();
-    assert!(b.text_of("tbody").await.contains("Ada Lovelace"));
+    let rows = b.client.find_all(Locator::Css("tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    let newest_first: Vec<String> = [
+        "tbody tr:nth-child(1)",
+        "tbody tr:nth-child(2)",
+        "tbody tr:nth-child(3)",
+    ]
+    .iter()
+    .map(|row| b.text_of(row))
+    .collect::<futures_util::future::JoinAll<_>>()
+    .await;
+    assert!(newest_first[0].contains("duplicate"), "{newest_first:?}");
+    assert!(newest_first[2].contains("North"), "{newest_first:?}");
+    assert!(newest_first[2].contains("accepted"), "{newest_first:?}");
+    assert_eq!(
+        b.client
+            .find_all(Locator::Css("tbody button"))
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "each acceptance can be undone"
+    );
     b.screenshot("admin-checkin-log").await;
 }
 
