@@ -3,6 +3,7 @@
 -- foreign keys, for most check-ins). Set only when no log row was written
 -- for that acceptance: a retry of the scan is recognised from the
 -- person's record, which the door batch reads anyway, so no index; an
--- undo writes the acceptance's log row before its own. NULL for every
--- other record (joins, upgrades, the careful path, imports, the demo).
+-- undo, an erasure or a purge writes the acceptance's log row first and
+-- clears this. NULL for every other record (joins, upgrades, acceptances
+-- with a warning, imports, the demo).
 ALTER TABLE attendance ADD COLUMN scan_id TEXT;
