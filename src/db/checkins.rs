@@ -625,8 +625,14 @@ impl<'r> BatchState<'r> {
                 scan_id,
             });
         }
-        let inserted: HashSet<(i32, Option<i32>)> =
-            attendance::insert_new(conn, rows)?.into_iter().collect();
+        let inserted = attendance::insert_new(conn, rows)?;
+        if inserted.len() == people.len() {
+            // The common case: every record is new.
+            let carried = people.iter().filter(|(_, _, carries)| *carries);
+            self.on_record.extend(carried.map(|(_, index, _)| *index));
+            return Ok(());
+        }
+        let inserted: HashSet<(i32, Option<i32>)> = inserted.into_iter().collect();
         for (participant_id, index, carries_scan_id) in people {
             let req = &requests[index];
             if inserted.contains(&(participant_id, req.session.as_ref().map(|s| s.id))) {
@@ -714,9 +720,16 @@ fn refusal(
 }
 
 fn action_of(req: &CheckinRequest) -> &'static str {
-    match req.subject {
-        Subject::Code(_) => "scan",
-        Subject::Participant(_) => "manual",
+    logged_action(source_of(req).as_str())
+}
+
+/// The log's action for a record made by `source`: checked in by hand, or
+/// a scan.
+fn logged_action(source: &str) -> &'static str {
+    if source == AttendanceSource::Manual.as_str() {
+        "manual"
+    } else {
+        "scan"
     }
 }
 
@@ -1248,11 +1261,13 @@ pub(super) fn log_carried_acceptances(
         "INSERT INTO checkin_log \
              (event_id, scan_id, session_id, participant_id, door, actor, action, outcome, answer, at) \
          SELECT event_id, scan_id, session_id, participant_id, door, COALESCE(recorded_by, ''), \
-                CASE WHEN source = '{manual}' THEN 'manual' ELSE 'scan' END, '{accepted}', '', \
+                CASE WHEN source = '{manual}' THEN '{by_hand}' ELSE '{scan}' END, '{accepted}', '', \
                 recorded_at \
          FROM attendance WHERE {carried} \
          ON CONFLICT DO NOTHING",
         manual = AttendanceSource::Manual.as_str(),
+        by_hand = logged_action(AttendanceSource::Manual.as_str()),
+        scan = logged_action(AttendanceSource::DoorScan.as_str()),
         accepted = CheckinStatus::Accepted.as_str(),
     ))
     .execute(conn)?;
@@ -1351,11 +1366,7 @@ pub fn recent_log(
         entries.extend(carried.into_iter().map(|c| LogEntry {
             id: c.id,
             at: c.at,
-            action: if c.source == AttendanceSource::Manual.as_str() {
-                "manual".into()
-            } else {
-                "scan".into()
-            },
+            action: logged_action(&c.source).into(),
             outcome: CheckinStatus::Accepted.as_str().into(),
             reason: None,
             door: c.door,
