@@ -177,15 +177,36 @@ pub fn event_stats(
     event_slug: &str,
     now_ms: i64,
 ) -> Result<EventStats, DbError> {
-    super::read_snapshot(conn, |conn| numbers(conn, event_id, event_slug, now_ms))
+    super::read_snapshot(conn, |conn| {
+        numbers(conn, event_id, event_slug, now_ms, None)
+    })
 }
 
-/// [`event_stats`], its statements run on whatever snapshot `conn` is in.
+/// [`event_stats`] with the recent check-ins the caller already holds
+/// instead of reading them again. The live hub sends that list at most
+/// once a second but recomputes the numbers every tick; the list's query
+/// was half a computation on PostgreSQL with 10,000 dashboards
+/// (BENCHMARKS.md, history 46).
+pub fn event_stats_keeping_recent(
+    conn: &mut DbConnection,
+    event_id: i32,
+    event_slug: &str,
+    now_ms: i64,
+    recent: Vec<RecentCheckin>,
+) -> Result<EventStats, DbError> {
+    super::read_snapshot(conn, |conn| {
+        numbers(conn, event_id, event_slug, now_ms, Some(recent.clone()))
+    })
+}
+
+/// [`event_stats`], its statements run on whatever snapshot `conn` is in;
+/// `held_recent`: the recent check-ins to use instead of reading them.
 fn numbers(
     conn: &mut DbConnection,
     event_id: i32,
     event_slug: &str,
     now_ms: i64,
+    held_recent: Option<Vec<RecentCheckin>>,
 ) -> Result<EventStats, DbError> {
     let mut registered = ModeTotals::default();
     let mut attended = ModeTotals::default();
@@ -259,7 +280,10 @@ fn numbers(
         by_category: categories,
         by_session: session_stats(conn, event_id, now_ms)?,
         arrivals_per_minute: arrivals(conn, event_id, now_ms)?,
-        recent: recent(conn, event_id)?,
+        recent: match held_recent {
+            Some(held) => held,
+            None => recent(conn, event_id)?,
+        },
     })
 }
 
@@ -595,6 +619,18 @@ mod tests {
         assert_eq!(
             (after.attended.total, after.by_session[0].in_person),
             (1, 1)
+        );
+        assert_eq!(after.recent.len(), 1, "the check-in is read as recent");
+
+        // Keeping the list a dashboard holds changes that list only.
+        let kept = event_stats_keeping_recent(&mut reader, 1, "forum", 20, Vec::new()).unwrap();
+        assert!(kept.recent.is_empty());
+        assert_eq!(
+            EventStats {
+                recent: after.recent.clone(),
+                ..kept
+            },
+            after
         );
     }
 }

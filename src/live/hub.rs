@@ -18,7 +18,7 @@
 
 use super::presence::{self, Presence, WatchStart, WatchStop};
 use super::protocol::{self, Diff};
-use crate::db::stats::EventStats;
+use crate::db::stats::{EventStats, RecentCheckin};
 use crate::db::{self, Pool};
 use actix::prelude::*;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -42,7 +42,8 @@ const REFRESH: Duration = Duration::from_secs(15);
 /// The names of recent check-ins go out at most this often: in a door rush
 /// they change on every tick, and twenty names ten times a second were most
 /// of each update's bytes — more than anyone reads. The numbers still go
-/// out every tick.
+/// out every tick; in between, computations keep the list the dashboards
+/// hold rather than read it again.
 const RECENT_EVERY: Duration = Duration::from_secs(1);
 
 /// Sockets handed one update at a time, before waiting for them to write it.
@@ -200,8 +201,9 @@ struct Feed {
     computing: bool,
     /// When an update last carried recent check-ins.
     recent_sent_at: Option<Instant>,
-    /// Newer check-ins wait for [`RECENT_EVERY`]; the newest published
-    /// numbers hold the list clients have.
+    /// The last computation kept the list clients have (the newest published
+    /// numbers hold it) rather than read it, so newer check-ins may be
+    /// waiting for [`RECENT_EVERY`].
     recent_pending: bool,
     /// Dashboards still to visit in the round going out, in order.
     round: VecDeque<u64>,
@@ -248,6 +250,18 @@ impl Feed {
 
     fn newest(&self) -> Option<&(u64, Arc<EventStats>)> {
         self.published.back()
+    }
+
+    /// The recent check-ins the next computation keeps instead of reading
+    /// them: those published, until [`RECENT_EVERY`] has passed.
+    fn recent_to_keep(&self) -> Option<Vec<RecentCheckin>> {
+        let due = self
+            .recent_sent_at
+            .is_none_or(|t| t.elapsed() >= RECENT_EVERY);
+        if due {
+            return None;
+        }
+        self.newest().map(|(_, stats)| stats.recent.clone())
     }
 
     /// Makes `stats` the newest numbers, under the next `seq`.
@@ -392,7 +406,7 @@ impl Hub {
             tracing::warn!(event_id, "dashboards slow to take an update; going on");
             self.send_share(event_id, ctx);
         }
-        let due: Vec<(i32, String)> = self
+        let due: Vec<(i32, String, Option<Vec<RecentCheckin>>)> = self
             .feeds
             .iter_mut()
             .filter(|(_, f)| f.may_compute())
@@ -405,22 +419,29 @@ impl Hub {
             .map(|(id, f)| {
                 f.computing = true;
                 f.dirty = false;
-                (*id, f.slug.clone())
+                (*id, f.slug.clone(), f.recent_to_keep())
             })
             .collect();
-        for (event_id, slug) in due {
+        for (event_id, slug, keep) in due {
             let asked = Instant::now();
             let pool = self.pool.clone();
+            let read_recent = keep.is_none();
             let work = async move {
-                db::run(&pool, move |conn| {
-                    db::stats::event_stats(conn, event_id, &slug, db::now_ms())
+                db::run(&pool, move |conn| match keep {
+                    None => db::stats::event_stats(conn, event_id, &slug, db::now_ms()),
+                    Some(recent) => db::stats::event_stats_keeping_recent(
+                        conn,
+                        event_id,
+                        &slug,
+                        db::now_ms(),
+                        recent,
+                    ),
                 })
                 .await
             };
-            ctx.spawn(
-                work.into_actor(self)
-                    .map(move |result, hub, ctx| hub.computed(event_id, result, asked, ctx)),
-            );
+            ctx.spawn(work.into_actor(self).map(move |result, hub, ctx| {
+                hub.computed(event_id, result, read_recent, asked, ctx)
+            }));
         }
     }
 
@@ -516,6 +537,7 @@ impl Hub {
         &mut self,
         event_id: i32,
         result: Result<EventStats, db::DbError>,
+        read_recent: bool,
         asked: Instant,
         ctx: &mut Context<Self>,
     ) {
@@ -529,7 +551,7 @@ impl Hub {
             self.feeds.remove(&event_id);
             return;
         }
-        let mut stats = match result {
+        let stats = match result {
             Ok(stats) => stats,
             Err(error) => {
                 tracing::warn!(%error, event_id, "live numbers could not be computed; retrying");
@@ -538,6 +560,7 @@ impl Hub {
             }
         };
         feed.computed_at = Some(Instant::now());
+        feed.recent_pending = !read_recent;
         match feed.newest().map(|(_, old)| old.clone()) {
             None => feed.publish(stats),
             Some(old) => match protocol::diff(&old, &stats) {
@@ -546,22 +569,12 @@ impl Hub {
                     // Nothing held can be changed into these numbers:
                     // everyone gets a snapshot.
                     feed.published.clear();
-                    feed.recent_pending = false;
                     feed.publish(stats);
                 }
-                Diff::Changes(mut changes) => {
+                Diff::Changes(changes) => {
+                    // Only when read: a kept list is the one published.
                     if changes.touches_recent() {
-                        let due = feed
-                            .recent_sent_at
-                            .is_none_or(|t| t.elapsed() >= RECENT_EVERY);
-                        if due {
-                            feed.recent_sent_at = Some(Instant::now());
-                            feed.recent_pending = false;
-                        } else {
-                            changes.drop_recent();
-                            stats.recent = old.recent.clone();
-                            feed.recent_pending = true;
-                        }
+                        feed.recent_sent_at = Some(Instant::now());
                     }
                     if !changes.is_empty() {
                         feed.publish(stats);
@@ -792,6 +805,34 @@ mod tests {
         assert_eq!(caught_up["type"], "snapshot");
         assert_eq!(caught_up["attended"]["total"], HISTORY as i64 + 1);
         assert_eq!(parse(feed.message_for(Some(2)))["type"], "update");
+    }
+
+    #[test]
+    fn the_recent_list_is_read_again_only_once_a_second_has_passed() {
+        let mut feed = Feed::new("e".into());
+        assert_eq!(feed.recent_to_keep(), None, "nothing published: read it");
+        let mut stats = sample_stats();
+        stats.recent = vec![RecentCheckin {
+            name: "Ada Lovelace".into(),
+            country: "GB".into(),
+            session: None,
+            session_title: None,
+            door: Some("North".into()),
+            mode: "offline".into(),
+            at: "2026-11-24T06:41:12.345Z".into(),
+        }];
+        feed.publish(stats.clone());
+        assert_eq!(feed.recent_to_keep(), None, "never sent: read it");
+
+        feed.recent_sent_at = Some(Instant::now());
+        assert_eq!(
+            feed.recent_to_keep(),
+            Some(stats.recent.clone()),
+            "sent just now: the next computation keeps what clients hold"
+        );
+
+        feed.recent_sent_at = Instant::now().checked_sub(RECENT_EVERY);
+        assert_eq!(feed.recent_to_keep(), None, "a second later: read it");
     }
 
     #[test]

@@ -65,12 +65,6 @@ impl Changes {
         !self.recent_added.is_empty() || self.recent.is_some()
     }
 
-    /// Leaves the recent check-ins for a later update.
-    pub fn drop_recent(&mut self) {
-        self.recent_added.clear();
-        self.recent = None;
-    }
-
     pub fn is_empty(&self) -> bool {
         *self == Changes::default()
     }
@@ -312,12 +306,10 @@ mod tests {
         // An undo took "b" away: the whole list.
         old.recent = names(&["c", "b", "a"]);
         new.recent = names(&["c", "a"]);
-        let mut replaced = changes(&old, &new);
+        let replaced = changes(&old, &new);
         assert!(replaced.recent_added.is_empty());
         assert_eq!(replaced.recent, Some(names(&["c", "a"])));
         assert!(replaced.touches_recent());
-        replaced.drop_recent();
-        assert!(replaced.is_empty());
     }
 
     #[test]
