@@ -184,9 +184,10 @@ pub fn event_stats(
 
 /// [`event_stats`] with the recent check-ins the caller already holds
 /// instead of reading them again. The live hub sends that list at most
-/// once a second but recomputes the numbers every tick; the list's query
-/// was half a computation on PostgreSQL with 10,000 dashboards
-/// (BENCHMARKS.md, history 46).
+/// once a second but recomputes the numbers every tick; on a fresh event,
+/// before autovacuum's first ANALYZE, the list's query was half of each
+/// computation on PostgreSQL with 10,000 dashboards (BENCHMARKS.md, history
+/// 46).
 pub fn event_stats_keeping_recent(
     conn: &mut DbConnection,
     event_id: i32,
