@@ -298,13 +298,7 @@ async fn a_late_retry_after_a_cancellation_or_an_undo_is_still_told_accepted() {
         .await;
     assert_eq!(fresh["reason"], "cancelled", "a new scan is refused");
 
-    let (status, undone) = app
-        .api_post(
-            &organiser,
-            &format!("/api/v1/events/{EVENT}/checkins/undo"),
-            json!({"participant_id": participant_id, "session": "keynote"}),
-        )
-        .await;
+    let (status, undone) = app.undo(&organiser, participant_id, "keynote").await;
     assert_eq!((status, undone["undone"].as_bool()), (200, Some(true)));
     let (_, after_undoing) = app.scan(&door, scan).await;
     assert_eq!(after_undoing, first);
@@ -530,33 +524,14 @@ async fn an_organiser_can_undo_a_check_in_and_the_count_goes_back() {
         .scan(&door, json!({"code": code, "session": "keynote"}))
         .await;
     let participant_id = accepted["participant"]["id"].as_i64().unwrap();
-    let undo_path = format!("/api/v1/events/{EVENT}/checkins/undo");
 
-    let (status, _) = app
-        .api_post(
-            &door,
-            &undo_path,
-            json!({"participant_id": participant_id, "session": "keynote"}),
-        )
-        .await;
+    let (status, _) = app.undo(&door, participant_id, "keynote").await;
     assert_eq!(status, 403, "door devices can't undo");
 
-    let (status, undone) = app
-        .api_post(
-            &organiser,
-            &undo_path,
-            json!({"participant_id": participant_id, "session": "keynote"}),
-        )
-        .await;
+    let (status, undone) = app.undo(&organiser, participant_id, "keynote").await;
     assert_eq!((status, undone["undone"].as_bool()), (200, Some(true)));
     assert_eq!(attendance_rows(&app).await, 0);
-    let (_, again) = app
-        .api_post(
-            &organiser,
-            &undo_path,
-            json!({"participant_id": participant_id, "session": "keynote"}),
-        )
-        .await;
+    let (_, again) = app.undo(&organiser, participant_id, "keynote").await;
     assert_eq!(again["undone"], false);
 
     let undo_logged: i64 = app

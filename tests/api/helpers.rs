@@ -489,6 +489,26 @@ impl TestApp {
             .await
     }
 
+    /// An undo of `participant_id`'s record for `session` (a slug), as the
+    /// API's caller `token`.
+    pub async fn undo(
+        &self,
+        token: &str,
+        participant_id: impl Into<serde_json::Value>,
+        session: &str,
+    ) -> (u16, serde_json::Value) {
+        let body = serde_json::json!({
+            "participant_id": participant_id.into(),
+            "session": session,
+        });
+        self.api_post(
+            token,
+            &format!("/api/v1/events/{EVENT}/checkins/undo"),
+            body,
+        )
+        .await
+    }
+
     /// The check-in log as the organisers' log page lists it, newest first.
     pub async fn log_lines(&self) -> Vec<rollcall::db::checkins::LogEntry> {
         self.db(|conn| {

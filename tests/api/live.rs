@@ -165,13 +165,8 @@ async fn scans_and_undos_arrive_as_numbered_updates() {
         "only the minute that changed: {update}"
     );
 
-    let undo = json!({"participant_id": answer["participant"]["id"], "session": "keynote"});
-    app.api_post(
-        &organiser,
-        &format!("/api/v1/events/{EVENT}/checkins/undo"),
-        undo,
-    )
-    .await;
+    app.undo(&organiser, answer["participant"]["id"].clone(), "keynote")
+        .await;
     let update = next_json(&mut socket, WAIT).await;
     assert_eq!(update["seq"].as_u64(), Some(seq + 2));
     assert_eq!(update["since"].as_u64(), Some(seq + 1));
@@ -291,12 +286,7 @@ async fn merging_updates_by_the_documented_rules_gives_the_stats_api_numbers() {
     assert_eq!(state["recent"][0], app.stats(&organiser).await["recent"][0]);
     // An undo of someone on the list the client holds.
     let undone = app.participant_id(&codes[20]).await.unwrap();
-    app.api_post(
-        &organiser,
-        &format!("/api/v1/events/{EVENT}/checkins/undo"),
-        json!({"participant_id": undone, "session": "keynote"}),
-    )
-    .await;
+    app.undo(&organiser, undone, "keynote").await;
     merge_until_quiet(&mut socket, &mut state, &mut kinds).await;
     assert!(
         kinds.contains("recent_added") && kinds.contains("recent"),
@@ -525,12 +515,7 @@ async fn random_changes_then_compare(seed: u64) {
                     .await;
                 assert_eq!(answer["reason"], "unknown_code");
                 if let Some(id) = app.participant_id(code).await {
-                    app.api_post(
-                        &organiser,
-                        &format!("/api/v1/events/{EVENT}/checkins/undo"),
-                        json!({"participant_id": id, "session": session}),
-                    )
-                    .await;
+                    app.undo(&organiser, id, session).await;
                 }
             }
             _ => {

@@ -391,13 +391,7 @@ async fn counts_follow_minimum_changes_undo_and_upgrades() {
     );
 
     let participant_id = answer["participant"]["id"].as_i64().unwrap();
-    let (status, _) = app
-        .api_post(
-            &organiser,
-            &format!("/api/v1/events/{EVENT}/checkins/undo"),
-            json!({"participant_id": participant_id, "session": "keynote"}),
-        )
-        .await;
+    let (status, _) = app.undo(&organiser, participant_id, "keynote").await;
     assert_eq!(status, 200);
     assert_eq!(
         attended().await,
