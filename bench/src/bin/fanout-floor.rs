@@ -12,6 +12,19 @@
 //!
 //! A dashboard in Rollcall waits for its turn in a round like these, so the
 //! round's length here is the least its latency can be at the p99.
+//!
+//! `--stack actix` writes with the stack Rollcall is built on instead: an
+//! actix-web server (two workers) whose sockets are actix-web-actors
+//! actors, handed the message by one actor on the main thread as the hub
+//! hands its updates, still without a hub's computations, a database or
+//! scans. `--share 100` paces it as the hub does: that many sockets at a
+//! time, the next share once they have written theirs; `--share 0` hands
+//! every socket its message at once. The gap between the two stacks' rounds
+//! is the stack's; the gap between this and Rollcall's round is Rollcall's.
+//!
+//! ```sh
+//! target/release/fanout-floor --stack actix --share 100
+//! ```
 
 use anyhow::{bail, Context};
 use clap::Parser;
@@ -25,6 +38,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 
+#[path = "../actix_floor.rs"]
+mod actix_side;
 #[path = "../dashboard_socket.rs"]
 mod dashboard_socket;
 
@@ -40,15 +55,42 @@ struct Args {
     /// Rounds to time, back to back (the first two are left out: warm-up).
     #[arg(long, default_value_t = 30)]
     rounds: usize,
+    /// What writes: a bare tokio-tungstenite server, or actix-web with
+    /// actix-web-actors sockets (Rollcall's stack).
+    #[arg(long, value_enum, default_value_t = Stack::Tungstenite)]
+    stack: Stack,
+    /// actix only: sockets handed the message at a time, the next share
+    /// once they have written it (Rollcall's hub hands out 100); 0 for all
+    /// at once.
+    #[arg(long, default_value_t = 0)]
+    share: usize,
     /// Internal: run as the writing side, on this many worker threads.
     #[arg(long, hide = true)]
     serve_with_threads: Option<usize>,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Stack {
+    Tungstenite,
+    Actix,
+}
+
+impl Stack {
+    fn name(self) -> &'static str {
+        match self {
+            Stack::Tungstenite => "tungstenite",
+            Stack::Actix => "actix",
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     match args.serve_with_threads {
-        Some(threads) => serve(threads, args.bytes),
+        Some(threads) => match args.stack {
+            Stack::Tungstenite => serve(threads, args.bytes),
+            Stack::Actix => actix_side::serve(threads, args.bytes, args.share),
+        },
         None => drive(&args),
     }
 }
@@ -116,6 +158,8 @@ fn serve(threads: usize, bytes: usize) -> anyhow::Result<()> {
 fn drive(args: &Args) -> anyhow::Result<()> {
     let mut child = Command::new(std::env::current_exe()?)
         .args(["--bytes", &args.bytes.to_string()])
+        .args(["--share", &args.share.to_string()])
+        .args(["--stack", args.stack.name()])
         .args(["--serve-with-threads", "2"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -187,8 +231,12 @@ fn drive(args: &Args) -> anyhow::Result<()> {
     std::thread::sleep(Duration::from_millis(500));
 
     let mut rounds = Vec::new();
+    let mut cpu_before = None;
     for round in 0..args.rounds + 2 {
         recording.store(round >= 2, Ordering::Relaxed);
+        if round == 2 {
+            cpu_before = Some((cpu_seconds(child.id()), cpu_seconds(std::process::id())));
+        }
         received.store(0, Ordering::Release);
         *round_start.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
         let asked = Instant::now();
@@ -211,13 +259,19 @@ fn drive(args: &Args) -> anyhow::Result<()> {
             rounds.push(asked.elapsed());
         }
     }
+    let cpu_after = (cpu_seconds(child.id()), cpu_seconds(std::process::id()));
     drop(child_in);
     let _ = child.wait();
     rounds.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let hist = latencies.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let writer = match (args.stack, args.share) {
+        (Stack::Tungstenite, _) => "tokio-tungstenite".to_string(),
+        (Stack::Actix, 0) => "actix-web-actors, all sockets at once".to_string(),
+        (Stack::Actix, share) => format!("actix-web-actors, shares of {share}"),
+    };
     println!(
-        "{} sockets, {} bytes a message, {} rounds back to back (2 cores shared by both sides)",
+        "{} sockets, {} bytes a message, {} rounds back to back, written by {writer} (2 cores shared by both sides)",
         args.sockets, args.bytes, args.rounds
     );
     println!(
@@ -233,5 +287,30 @@ fn drive(args: &Args) -> anyhow::Result<()> {
         hist.value_at_quantile(0.99) as f64 / 1000.0,
         hist.max() as f64 / 1000.0,
     );
+    if let Some((writer, reader)) = cpu_before {
+        let messages = (args.sockets * args.rounds) as f64;
+        let per_message = |before: Option<f64>, after: Option<f64>| match (before, after) {
+            // The clock counts in hundredths of a second.
+            (Some(b), Some(a)) if a - b >= 0.5 => format!("{:.1} µs", (a - b) * 1e6 / messages),
+            (Some(_), Some(_)) => "too little to tell (more sockets or rounds)".to_string(),
+            _ => "unknown".to_string(),
+        };
+        println!(
+            "CPU a message (user and kernel, timed rounds): writer {}, reader {}",
+            per_message(writer, cpu_after.0),
+            per_message(reader, cpu_after.1),
+        );
+    }
     Ok(())
+}
+
+/// A process's CPU time so far, user and kernel, in seconds (Linux
+/// `/proc/PID/stat`, in clock ticks of 1/100 s).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: fields are counted after its ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    // utime and stime are fields 14 and 15; the first after ')' is field 3.
+    Some((ticks(11)? + ticks(12)?) / 100.0)
 }
