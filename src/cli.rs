@@ -409,6 +409,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 public_url,
                 mail: mail.into(),
                 pool_size: pool_size.max(1),
+                live_share: crate::live::SHARE,
                 rate_limits: crate::web::limits::RateLimitConfig {
                     registrations_per_minute,
                     failed_lookups_per_minute,

@@ -16,6 +16,9 @@ pub struct Config {
     pub rate_limits: crate::web::limits::RateLimitConfig,
     /// Bearer token that may read `/metrics`; `None`: `/metrics` is off.
     pub metrics_token: Option<String>,
+    /// Dashboards the hub hands an update to at a time ([`crate::live::SHARE`];
+    /// tests use fewer, to see rounds of several shares).
+    pub live_share: usize,
 }
 
 #[derive(Clone, Debug)]

@@ -18,7 +18,7 @@ use actix::{Actor, Addr};
 use actix_web::{web, HttpRequest, HttpResponse};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use hub::Hub;
+pub use hub::{Hub, SHARE};
 
 /// The handle the web layer holds.
 #[derive(Clone)]
@@ -33,13 +33,21 @@ pub struct Live {
 static NEXT_SOCKET: AtomicU64 = AtomicU64::new(1);
 
 impl Live {
-    /// Starts the hub (and on PostgreSQL the listener) in the current System.
-    pub fn start(pool: Pool, database: &DatabaseUrl) -> Live {
+    /// Starts the hub (and on PostgreSQL the listener) in the current System;
+    /// it hands updates to `share` dashboards at a time.
+    pub fn start(pool: Pool, database: &DatabaseUrl, share: usize) -> Live {
         let counts = std::sync::Arc::new(hub::SocketCounts::default());
         let changed = std::sync::Arc::new(hub::ChangedEvents::default());
         let to_announce = matches!(database, DatabaseUrl::Postgres(_))
             .then(|| std::sync::Arc::new(hub::ChangedEvents::default()));
-        let hub = Hub::new(pool, counts.clone(), changed.clone(), to_announce.clone()).start();
+        let hub = Hub::new(
+            pool,
+            counts.clone(),
+            changed.clone(),
+            to_announce.clone(),
+            share,
+        )
+        .start();
         if let DatabaseUrl::Postgres(url) = database {
             listener::spawn(url.clone(), hub.clone(), changed.clone());
         }

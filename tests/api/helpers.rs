@@ -172,6 +172,8 @@ impl TestApp {
             pool_size: 4,
             rate_limits,
             metrics_token: Some(METRICS_TOKEN.into()),
+            // Shares of 100, so a test's few hundred dashboards take several.
+            live_share: 100,
         };
         let app = Application::build(config).await.expect("the app starts");
         let address = format!("http://127.0.0.1:{}", app.port());

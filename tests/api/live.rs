@@ -371,8 +371,9 @@ async fn two_hundred_dashboards_all_see_one_scan() {
     assert_eq!(seqs.len(), 1, "everyone got the same update");
 }
 
-/// The hub visits 100 sockets at a time, each getting one update from the
-/// numbers it holds to the newest: 250 dashboards take three shares, and
+/// The hub visits 100 sockets at a time here (`TestApp`'s `live_share`),
+/// each getting one update from the numbers it holds to the newest: 250
+/// dashboards take three shares, and
 /// while scans come in each must get updates that apply to what it holds,
 /// in order, until it shows all three.
 #[actix_web::test]
