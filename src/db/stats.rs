@@ -177,26 +177,24 @@ pub fn event_stats(
     event_slug: &str,
     now_ms: i64,
 ) -> Result<EventStats, DbError> {
-    super::read_snapshot(conn, |conn| {
-        numbers(conn, event_id, event_slug, now_ms, None)
-    })
+    event_stats_keeping_recent(conn, event_id, event_slug, now_ms, None)
 }
 
-/// [`event_stats`] with the recent check-ins the caller already holds
-/// instead of reading them again. The live hub sends that list at most
-/// once a second but recomputes the numbers every tick; on a fresh event,
-/// before autovacuum's first ANALYZE, the list's query was half of each
-/// computation on PostgreSQL with 10,000 dashboards (BENCHMARKS.md, history
-/// 46).
+/// [`event_stats`], with `Some` recent check-ins the caller already holds
+/// used instead of reading them again. The live hub sends that list at
+/// most once a second but recomputes the numbers every tick; on a fresh
+/// event, before autovacuum's first ANALYZE, the list's query was half of
+/// each computation on PostgreSQL with 10,000 dashboards (BENCHMARKS.md,
+/// history 46).
 pub fn event_stats_keeping_recent(
     conn: &mut DbConnection,
     event_id: i32,
     event_slug: &str,
     now_ms: i64,
-    recent: Vec<RecentCheckin>,
+    held_recent: Option<Vec<RecentCheckin>>,
 ) -> Result<EventStats, DbError> {
     super::read_snapshot(conn, |conn| {
-        numbers(conn, event_id, event_slug, now_ms, Some(recent.clone()))
+        numbers(conn, event_id, event_slug, now_ms, held_recent.clone())
     })
 }
 
@@ -624,7 +622,8 @@ mod tests {
         assert_eq!(after.recent.len(), 1, "the check-in is read as recent");
 
         // Keeping the list a dashboard holds changes that list only.
-        let kept = event_stats_keeping_recent(&mut reader, 1, "forum", 20, Vec::new()).unwrap();
+        let kept =
+            event_stats_keeping_recent(&mut reader, 1, "forum", 20, Some(Vec::new())).unwrap();
         assert!(kept.recent.is_empty());
         assert_eq!(
             EventStats {

@@ -3,8 +3,8 @@
 //! logic here: the numbers come from `db::stats::event_stats`.
 //!
 //! Fan-out is a round over the event's dashboards, paced by the sockets
-//! themselves: [`SHARE`] sockets (by default) at a time, the next share when those have
-//! written theirs. Each dashboard gets, when its turn comes, one update from
+//! themselves: [`SHARE`] sockets (by default) at a time, the next share
+//! when those have written theirs. Each dashboard gets, when its turn comes, one update from
 //! the numbers it holds to the newest published (a snapshot if it holds
 //! none, or numbers too old to be kept), so numbers published while a round
 //! is going out reach the rest of that round at once, and the round after
@@ -436,15 +436,8 @@ impl Hub {
             let pool = self.pool.clone();
             let read_recent = keep.is_none();
             let work = async move {
-                db::run(&pool, move |conn| match keep {
-                    None => db::stats::event_stats(conn, event_id, &slug, db::now_ms()),
-                    Some(recent) => db::stats::event_stats_keeping_recent(
-                        conn,
-                        event_id,
-                        &slug,
-                        db::now_ms(),
-                        recent,
-                    ),
+                db::run(&pool, move |conn| {
+                    db::stats::event_stats_keeping_recent(conn, event_id, &slug, db::now_ms(), keep)
                 })
                 .await
             };

@@ -373,9 +373,8 @@ async fn two_hundred_dashboards_all_see_one_scan() {
 
 /// The hub visits 100 sockets at a time here (`TestApp`'s `live_share`),
 /// each getting one update from the numbers it holds to the newest: 250
-/// dashboards take three shares, and
-/// while scans come in each must get updates that apply to what it holds,
-/// in order, until it shows all three.
+/// dashboards take three shares, and while scans come in each must get
+/// updates that apply to what it holds, in order, until it shows all three.
 #[actix_web::test]
 async fn dashboards_beyond_one_share_get_updates_that_apply_in_order() {
     let app = TestApp::spawn().await;
