@@ -389,15 +389,9 @@ where
     F: FnMut(&mut DbConnection) -> Result<T, E>,
     E: TransactionError,
 {
-    use diesel::connection::TransactionManager;
-    type Manager = <DbConnection as Connection>::TransactionManager;
     // Nested in another transaction (a savepoint), the lock is already held
     // and the settings made, and a rerun is the outer transaction's to make.
-    let nested = matches!(
-        Manager::transaction_manager_status_mut(conn).transaction_depth(),
-        Ok(Some(_))
-    );
-    if nested {
+    if in_transaction(conn) {
         return conn.transaction(work);
     }
     let mut attempt = 1;
@@ -417,6 +411,17 @@ where
             done => return done,
         }
     }
+}
+
+/// Whether `conn` is inside a transaction (its statements then belong to
+/// that one, read-only if it is a [`read_snapshot`]).
+pub fn in_transaction(conn: &mut DbConnection) -> bool {
+    use diesel::connection::TransactionManager;
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    matches!(
+        Manager::transaction_manager_status_mut(conn).transaction_depth(),
+        Ok(Some(_))
+    )
 }
 
 fn run_once<T, E, F>(

@@ -220,21 +220,24 @@ async fn the_report_page_opens_with_an_organiser_token_and_no_other() {
     assert_eq!(response.status().as_u16(), 403);
 }
 
-/// The report's participant grid (counters kept by triggers on SQLite, a
-/// flag per person on PostgreSQL) against a recount from the records
-/// themselves, after each kind of write that can change it; `attended` is
+/// The report's participant grid (counters kept by triggers on SQLite,
+/// changes per cell recorded by triggers and summed on PostgreSQL) against
+/// a recount from the records themselves, after each kind of write that
+/// can change it, and again once its changes are folded; `attended` is
 /// what the grid then says, as (in person, online only, not at all).
 async fn grid_agrees(app: &TestApp, step: &str, attended: (i64, i64, i64)) {
     use diesel::prelude::*;
     use rollcall::db::schema::events;
-    use rollcall::db::stats::{participant_grid, GridRow};
-    let (mut grid, mut recount) = app
+    use rollcall::db::stats::{fold_grid_changes, participant_grid, GridRow};
+    let (mut grid, mut folded, mut recount) = app
         .db(|conn| {
             let event_id: i32 = events::table
                 .filter(events::slug.eq(EVENT))
                 .select(events::id)
                 .first(conn)?;
             let grid = participant_grid(conn, event_id)?;
+            fold_grid_changes(conn, event_id)?;
+            let folded = participant_grid(conn, event_id)?;
             let recount: Vec<GridRow> = diesel::sql_query(format!(
                 "SELECT country, mode, category, status, attended, COUNT(*) AS n FROM ( \
                    SELECT p.country, p.mode, p.category, p.status, \
@@ -245,12 +248,14 @@ async fn grid_agrees(app: &TestApp, step: &str, attended: (i64, i64, i64)) {
                  GROUP BY country, mode, category, status, attended"
             ))
             .load(conn)?;
-            Ok((grid, recount))
+            Ok((grid, folded, recount))
         })
         .await;
     grid.sort();
+    folded.sort();
     recount.sort();
     assert_eq!(grid, recount, "after {step}");
+    assert_eq!(folded, recount, "after {step}, folded");
     let total = |value: i32| {
         grid.iter()
             .filter(|r| r.attended == value)
@@ -379,4 +384,50 @@ async fn the_participant_grid_agrees_with_a_recount_through_every_kind_of_change
     let g2 = people[2].2;
     run_sql(&app, &format!("DELETE FROM participants WHERE id = {g2}")).await;
     grid_agrees(&app, "an attended person deleted", (1, 0, 3)).await;
+}
+
+/// A fold of the grid's changes while another connection's change is not
+/// yet committed leaves that change for later: once committed it counts.
+#[actix_web::test]
+async fn a_grid_change_committed_after_a_fold_still_counts() {
+    let app = TestApp::spawn().await;
+    app.register_ok("late@example.org", "offline", &["keynote"])
+        .await;
+    grid_agrees(&app, "registering", (0, 0, 1)).await;
+    let pool = app.pool.clone();
+    app.db(move |editor| {
+        use diesel::connection::SimpleConnection;
+        use diesel::prelude::*;
+        use rollcall::db::schema::events;
+        let mut other = pool.get()?;
+        let event_id: i32 = events::table
+            .filter(events::slug.eq(EVENT))
+            .select(events::id)
+            .first(&mut other)?;
+        // The registration's change, not yet folded, makes the fold run.
+        editor.batch_execute(
+            "BEGIN; UPDATE participants SET country = 'FR' WHERE email = 'late@example.org'",
+        )?;
+        let folding = rollcall::db::stats::fold_grid_changes(&mut other, event_id);
+        editor.batch_execute("COMMIT")?;
+        folding
+    })
+    .await;
+    grid_agrees(&app, "an edit committed after a fold", (0, 0, 1)).await;
+    let countries: Vec<String> = app
+        .db(|conn| {
+            use diesel::prelude::*;
+            use rollcall::db::schema::events;
+            use rollcall::db::stats::participant_grid;
+            let event_id: i32 = events::table
+                .filter(events::slug.eq(EVENT))
+                .select(events::id)
+                .first(conn)?;
+            Ok(participant_grid(conn, event_id)?
+                .into_iter()
+                .map(|row| row.country)
+                .collect())
+        })
+        .await;
+    assert_eq!(countries, ["FR"]);
 }
