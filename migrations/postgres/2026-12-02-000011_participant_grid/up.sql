@@ -30,30 +30,24 @@ SELECT event_id, status, country, mode, category, attended, COUNT(*), TRUE
 FROM participants
 GROUP BY event_id, status, country, mode, category, attended;
 
-CREATE FUNCTION grid_people_added() RETURNS trigger LANGUAGE plpgsql AS $$
+-- People registered or imported add +n to their cells, people deleted
+-- -n; those deleted with their event leave nothing (the event's changes
+-- are deleted with it). Both triggers name their rows `people`.
+CREATE FUNCTION grid_people_counted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO participant_grid_changes (event_id, status, country, mode, category, attended, people)
-    SELECT event_id, status, country, mode, category, attended, COUNT(*)
-    FROM added GROUP BY event_id, status, country, mode, category, attended;
+    SELECT p.event_id, p.status, p.country, p.mode, p.category, p.attended,
+           CASE TG_OP WHEN 'INSERT' THEN COUNT(*) ELSE -COUNT(*) END
+    FROM people p WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = p.event_id)
+    GROUP BY p.event_id, p.status, p.country, p.mode, p.category, p.attended;
     RETURN NULL;
 END $$;
 CREATE TRIGGER grid_people_added AFTER INSERT ON participants
-    REFERENCING NEW TABLE AS added
-    FOR EACH STATEMENT EXECUTE FUNCTION grid_people_added();
-
--- People deleted with their event leave nothing: the event's changes are
--- deleted with it.
-CREATE FUNCTION grid_people_removed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO participant_grid_changes (event_id, status, country, mode, category, attended, people)
-    SELECT r.event_id, r.status, r.country, r.mode, r.category, r.attended, -COUNT(*)
-    FROM removed r WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = r.event_id)
-    GROUP BY r.event_id, r.status, r.country, r.mode, r.category, r.attended;
-    RETURN NULL;
-END $$;
+    REFERENCING NEW TABLE AS people
+    FOR EACH STATEMENT EXECUTE FUNCTION grid_people_counted();
 CREATE TRIGGER grid_people_removed AFTER DELETE ON participants
-    REFERENCING OLD TABLE AS removed
-    FOR EACH STATEMENT EXECUTE FUNCTION grid_people_removed();
+    REFERENCING OLD TABLE AS people
+    FOR EACH STATEMENT EXECUTE FUNCTION grid_people_counted();
 
 -- A door batch's first check-ins (their `attended` flags, set by the
 -- trigger `attendance_inserted`), a cancellation, an edit: each person
@@ -63,21 +57,16 @@ CREATE TRIGGER grid_people_removed AFTER DELETE ON participants
 CREATE FUNCTION grid_people_moved() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO participant_grid_changes (event_id, status, country, mode, category, attended, people)
-    SELECT event_id, status, country, mode, category, attended, SUM(people)
-    FROM (
-        SELECT o.event_id, o.status, o.country, o.mode, o.category, o.attended, -1 AS people,
-               (o.event_id, o.status, o.country, o.mode, o.category, o.attended)
-                   IS DISTINCT FROM (n.event_id, n.status, n.country, n.mode, n.category, n.attended) AS moved
-        FROM before_update o JOIN after_update n ON n.id = o.id
-        UNION ALL
-        SELECT n.event_id, n.status, n.country, n.mode, n.category, n.attended, 1,
-               (o.event_id, o.status, o.country, o.mode, o.category, o.attended)
-                   IS DISTINCT FROM (n.event_id, n.status, n.country, n.mode, n.category, n.attended)
-        FROM before_update o JOIN after_update n ON n.id = o.id
-    ) change
-    WHERE moved
-    GROUP BY event_id, status, country, mode, category, attended
-    HAVING SUM(people) <> 0;
+    SELECT c.event_id, c.status, c.country, c.mode, c.category, c.attended, SUM(c.people)
+    FROM before_update o JOIN after_update n ON n.id = o.id,
+         LATERAL (VALUES
+             (o.event_id, o.status, o.country, o.mode, o.category, o.attended, -1),
+             (n.event_id, n.status, n.country, n.mode, n.category, n.attended, 1)
+         ) AS c (event_id, status, country, mode, category, attended, people)
+    WHERE (o.event_id, o.status, o.country, o.mode, o.category, o.attended)
+        IS DISTINCT FROM (n.event_id, n.status, n.country, n.mode, n.category, n.attended)
+    GROUP BY c.event_id, c.status, c.country, c.mode, c.category, c.attended
+    HAVING SUM(c.people) <> 0;
     RETURN NULL;
 END $$;
 CREATE TRIGGER grid_people_moved AFTER UPDATE ON participants
