@@ -393,26 +393,38 @@ async fn a_grid_change_committed_after_a_fold_still_counts() {
     let app = TestApp::spawn().await;
     app.register_ok("late@example.org", "offline", &["keynote"])
         .await;
-    grid_agrees(&app, "registering", (0, 0, 1)).await;
     let pool = app.pool.clone();
-    app.db(move |editor| {
-        use diesel::connection::SimpleConnection;
-        use diesel::prelude::*;
-        use rollcall::db::schema::events;
-        let mut other = pool.get()?;
-        let event_id: i32 = events::table
-            .filter(events::slug.eq(EVENT))
-            .select(events::id)
-            .first(&mut other)?;
-        // The registration's change, not yet folded, makes the fold run.
-        editor.batch_execute(
-            "BEGIN; UPDATE participants SET country = 'FR' WHERE email = 'late@example.org'",
-        )?;
-        let folding = rollcall::db::stats::fold_grid_changes(&mut other, event_id);
-        editor.batch_execute("COMMIT")?;
-        folding
-    })
-    .await;
+    let unfolded_after_fold: i64 = app
+        .db(move |editor| {
+            use diesel::connection::SimpleConnection;
+            use diesel::prelude::*;
+            use rollcall::db::schema::events;
+            let mut other = pool.get()?;
+            let event_id: i32 = events::table
+                .filter(events::slug.eq(EVENT))
+                .select(events::id)
+                .first(&mut other)?;
+            editor.batch_execute(
+                "BEGIN; UPDATE participants SET country = 'FR' WHERE email = 'late@example.org'",
+            )?;
+            // The registration's change, not yet folded, makes this fold
+            // run while the edit's is not committed.
+            let folding = rollcall::db::stats::fold_grid_changes(&mut other, event_id);
+            let unfolded = match &mut *other {
+                rollcall::db::DbConnection::Postgresql(_) => {
+                    diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+                        "SELECT COUNT(*) FROM participant_grid_changes \
+                     WHERE event_id = {event_id} AND NOT folded"
+                    ))
+                    .get_result(&mut *other)?
+                }
+                rollcall::db::DbConnection::Sqlite(_) => 0,
+            };
+            editor.batch_execute("COMMIT")?;
+            folding.map(|()| unfolded)
+        })
+        .await;
+    assert_eq!(unfolded_after_fold, 0, "the fold ran");
     grid_agrees(&app, "an edit committed after a fold", (0, 0, 1)).await;
     let countries: Vec<String> = app
         .db(|conn| {
