@@ -3,18 +3,18 @@
 //! logic here: the numbers come from `db::stats::event_stats`.
 //!
 //! Fan-out is a round over the event's dashboards, paced by the sockets
-//! themselves: [`SHARE`] sockets (by default) at a time, the next share
-//! when those have written theirs. Each dashboard gets, when its turn comes, one update from
-//! the numbers it holds to the newest published (a snapshot if it holds
-//! none, or numbers too old to be kept), so numbers published while a round
-//! is going out reach the rest of that round at once, and the round after
-//! brings the others up to date. With 10,000 dashboards on two cores, one
-//! round takes longer than a tick: queueing every update at every socket
-//! froze the doors (a check-in waited 26 s at the median behind the
-//! sockets' queue), and holding the next update until the last was out
-//! made a dashboard wait up to two rounds. Now a dashboard gets one message
-//! per round whatever happened meanwhile, waits up to one round, and a
-//! door's request waits behind one share at most.
+//! themselves: [`SHARE`] sockets (by default) at a time, the next share when
+//! those have written theirs. Each dashboard gets, when its turn comes, one
+//! update from the numbers it holds to the newest published (a snapshot if it
+//! holds none, or numbers too old to be kept), so numbers published while a
+//! round is going out reach the rest of that round at once, and the round after
+//! brings the others up to date. With 10,000 dashboards on two cores, one round
+//! takes longer than a tick: queueing every update at every socket froze the
+//! doors (a check-in waited 26 s at the median behind the sockets' queue), and
+//! holding the next update until the last was out made a dashboard wait up to
+//! two rounds. Now a dashboard gets one message per round whatever happened
+//! meanwhile, waits up to one round, and a door's request waits behind one
+//! share at most.
 
 use super::presence::{self, Presence, WatchStart, WatchStop};
 use super::protocol::{self, Diff};

@@ -220,6 +220,12 @@ async fn the_report_page_opens_with_an_organiser_token_and_no_other() {
     assert_eq!(response.status().as_u16(), 403);
 }
 
+/// The forum's event id, for the statements below.
+fn forum_id(conn: &mut rollcall::db::DbConnection) -> Result<i32, rollcall::db::DbError> {
+    let forum = rollcall::db::events::find_event(conn, EVENT)?;
+    Ok(forum.expect("the test app has the forum").id)
+}
+
 /// The report's participant grid (counters kept by triggers on SQLite,
 /// changes per cell recorded by triggers and summed on PostgreSQL) against
 /// a recount from the records themselves, after each kind of write that
@@ -227,14 +233,10 @@ async fn the_report_page_opens_with_an_organiser_token_and_no_other() {
 /// what the grid then says, as (in person, online only, not at all).
 async fn grid_agrees(app: &TestApp, step: &str, attended: (i64, i64, i64)) {
     use diesel::prelude::*;
-    use rollcall::db::schema::events;
     use rollcall::db::stats::{fold_grid_changes, participant_grid, GridRow};
     let (mut grid, mut folded, mut recount) = app
         .db(|conn| {
-            let event_id: i32 = events::table
-                .filter(events::slug.eq(EVENT))
-                .select(events::id)
-                .first(conn)?;
+            let event_id = forum_id(conn)?;
             let grid = participant_grid(conn, event_id)?;
             fold_grid_changes(conn, event_id)?;
             let folded = participant_grid(conn, event_id)?;
@@ -398,12 +400,8 @@ async fn a_grid_change_committed_after_a_fold_still_counts() {
         .db(move |editor| {
             use diesel::connection::SimpleConnection;
             use diesel::prelude::*;
-            use rollcall::db::schema::events;
             let mut other = pool.get()?;
-            let event_id: i32 = events::table
-                .filter(events::slug.eq(EVENT))
-                .select(events::id)
-                .first(&mut other)?;
+            let event_id = forum_id(&mut other)?;
             editor.batch_execute(
                 "BEGIN; UPDATE participants SET country = 'FR' WHERE email = 'late@example.org'",
             )?;
@@ -428,13 +426,8 @@ async fn a_grid_change_committed_after_a_fold_still_counts() {
     grid_agrees(&app, "an edit committed after a fold", (0, 0, 1)).await;
     let countries: Vec<String> = app
         .db(|conn| {
-            use diesel::prelude::*;
-            use rollcall::db::schema::events;
             use rollcall::db::stats::participant_grid;
-            let event_id: i32 = events::table
-                .filter(events::slug.eq(EVENT))
-                .select(events::id)
-                .first(conn)?;
+            let event_id = forum_id(conn)?;
             Ok(participant_grid(conn, event_id)?
                 .into_iter()
                 .map(|row| row.country)

@@ -2,8 +2,8 @@
 -- and what they attended) as changes to its cells, summed when read,
 -- instead of grouping every person's row. Grouping read each person's
 -- `attended` flag, the fifteenth column of a wide row, and at 10,000
--- people that took 10-15 ms, ten times a second while dashboards were
--- open (BENCHMARKS.md, history 48). A cell's count is not kept in one row
+-- people that took 10-15 ms, about eight times a second while
+-- dashboards were open (BENCHMARKS.md, history 48). A cell's count is not kept in one row
 -- updated in place: the two door writers, registrations and imports would
 -- queue on the same rows and could deadlock. Each statement that changes
 -- people inserts rows of its own, and `db::stats` folds an event's rows
