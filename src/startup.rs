@@ -98,6 +98,7 @@ impl Application {
             joins,
             tickets: TicketKey::new(&ticket_secret)
                 .map_err(|e| anyhow::anyhow!("the stored ticket key is unusable: {e}"))?,
+            checkpoints: crate::db::checkpoints::start(&config.database)?,
             pool,
             mailer,
             csrf: CsrfKey::new(&secret, secure_cookies)

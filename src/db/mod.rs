@@ -3,6 +3,7 @@
 
 pub mod attendance;
 pub mod checkins;
+pub mod checkpoints;
 pub mod events;
 pub mod exports;
 mod fixed_chunks;
@@ -181,16 +182,16 @@ impl ManageConnection for ConnectionManager {
                 // page cache rather than a read() per page. Statement
                 // journals (a multi-row insert with triggers needs one) stay
                 // in memory rather than in a temporary file per batch. The
-                // WAL is copied back into the database every 2,000 pages,
-                // not SQLite's 1,000: a door rush rewrites the same index
-                // pages, so each copy serves more commits (BENCHMARKS.md
-                // history 31; the checkpoint was a tenth of the writer).
-                conn.batch_execute(
+                // server copies the WAL back into the database on a thread
+                // of its own (`checkpoints`); a committing connection does
+                // it only once the WAL reaches the bound.
+                conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
                      PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16384; \
-                     PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 2000;",
-                )
+                     PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = {};",
+                    checkpoints::WAL_BOUND_PAGES
+                ))
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }

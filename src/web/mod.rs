@@ -42,6 +42,9 @@ pub struct AppState {
         crate::db::online::JoinAsk,
         Option<crate::db::online::JoinOutcome>,
     >,
+    /// SQLite's checkpoints, off the door writer's path, for as long as
+    /// the app runs (`None` on PostgreSQL).
+    pub checkpoints: Option<crate::db::checkpoints::Checkpointer>,
     pub mailer: Mailer,
     pub csrf: csrf::CsrfKey,
     pub login_throttle: crate::auth::throttle::LoginThrottle,
