@@ -34,6 +34,8 @@ pub struct FanoutResult {
     pub p99_ms: f64,
     pub max_ms: f64,
     pub rss_mib_with_sockets: f64,
+    /// What the machine's cores did while the scans ran.
+    pub machine: Option<crate::machine::CpuShares>,
 }
 
 /// The `attended.total` in a snapshot or update, if it carries one.
@@ -290,6 +292,7 @@ pub async fn run(
         p99_ms: hist.value_at_quantile(0.99) as f64 / 1000.0,
         max_ms: hist.max() as f64 / 1000.0,
         rss_mib_with_sockets: rss_with_sockets,
+        machine: scans.machine,
     })
 }
 

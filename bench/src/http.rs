@@ -1,6 +1,7 @@
 //! HTTP/1.1 load over keep-alive connections (hyper's client connection,
 //! one per task): closed loop for throughput, paced for bursts.
 
+use crate::machine::{CpuClock, CpuShares};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
@@ -54,6 +55,8 @@ pub struct LoadResult {
     /// The first wrong answer, to say what went wrong.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
+    /// What the machine's cores did meanwhile (steal: the host's share).
+    pub machine: Option<CpuShares>,
 }
 
 /// A short description of a wrong answer.
@@ -82,6 +85,7 @@ impl LoadResult {
             p99_ms: hist.value_at_quantile(0.99) as f64 / 1000.0,
             max_ms: hist.max() as f64 / 1000.0,
             first_error: None,
+            machine: None,
         }
     }
 }
@@ -133,6 +137,7 @@ pub async fn closed_loop(
     judge: Judge,
 ) -> anyhow::Result<LoadResult> {
     let counter = Arc::new(AtomicU64::new(0));
+    let clock = CpuClock::now();
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::new();
@@ -175,7 +180,7 @@ pub async fn closed_loop(
             (hist, counts, first_error)
         }));
     }
-    collect(tasks, start).await
+    collect(tasks, start, clock).await
 }
 
 /// `total` calls at a steady `per_second`, spread over `connections`
@@ -191,6 +196,7 @@ pub async fn paced(
     judge: Judge,
     on_answer: Arc<dyn Fn(u64, Verdict) + Send + Sync>,
 ) -> anyhow::Result<LoadResult> {
+    let clock = CpuClock::now();
     let start = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / per_second);
     let mut tasks = Vec::new();
@@ -232,7 +238,7 @@ pub async fn paced(
             (hist, counts, first_error)
         }));
     }
-    collect(tasks, start).await
+    collect(tasks, start, clock).await
 }
 
 type TaskResult = (Histogram, [u64; 3], Option<String>);
@@ -240,6 +246,7 @@ type TaskResult = (Histogram, [u64; 3], Option<String>);
 async fn collect(
     tasks: Vec<tokio::task::JoinHandle<TaskResult>>,
     start: Instant,
+    clock: Option<CpuClock>,
 ) -> anyhow::Result<LoadResult> {
     let mut hist = histogram();
     let mut counts = [0u64; 3];
@@ -254,6 +261,7 @@ async fn collect(
     }
     let mut result = LoadResult::from_parts(&hist, counts, start.elapsed());
     result.first_error = first_error;
+    result.machine = clock.and_then(|c| c.shares_since());
     Ok(result)
 }
 

@@ -5,6 +5,7 @@
 mod dashboard_socket;
 mod fanout;
 mod http;
+mod machine;
 mod seed;
 mod server;
 
@@ -534,6 +535,9 @@ fn print_table(r: &Results) {
         if let Some(error) = &l.first_error {
             println!("  first error: {error}");
         }
+        if let Some(machine) = &l.machine {
+            println!("  {machine}");
+        }
     };
     if let Some(l) = &r.healthz {
         row("/healthz", l);
@@ -581,6 +585,9 @@ fn print_table(r: &Results) {
             "  the door's scans meanwhile: p50 {:.2} ms, p99 {:.2} ms",
             f.scan_p50_ms, f.scan_p99_ms
         );
+        if let Some(machine) = &f.machine {
+            println!("  {machine}");
+        }
     }
     if let Some(l) = &r.keynote_burst {
         row(

@@ -43,6 +43,8 @@ use tokio::sync::{mpsc, oneshot};
 #[allow(dead_code)]
 #[path = "../http.rs"]
 mod http;
+#[path = "../machine.rs"]
+mod machine;
 #[allow(dead_code)]
 #[path = "../seed.rs"]
 mod seed;
@@ -653,7 +655,10 @@ fn measure(args: &Args, database: &str, codes: Vec<String>) -> anyhow::Result<()
         println!(
             "{name:<28} {:>9.0}/s  p50 {:>5.2} ms  p99 {:>5.2} ms  errors {}",
             r.per_second, r.p50_ms, r.p99_ms, r.errors
-        )
+        );
+        if let Some(machine) = &r.machine {
+            println!("  {machine}");
+        }
     };
     row("/healthz", &healthz);
     row("door floor: first check-ins", &door);

@@ -1,6 +1,7 @@
-//! The door writer's own CPU per first check-in, with HTTP left out: calls
-//! `record_scans` in batches on a copy of a seeded SQLite database and reads
-//! the thread's CPU time from `/proc/thread-self/schedstat`. Far less noisy
+//! The door writer's own CPU per first check-in, and then per duplicate of
+//! those, with HTTP left out: calls `record_scans` in batches on a copy of a
+//! seeded SQLite database and reads the thread's CPU time from
+//! `/proc/thread-self/schedstat`. Far less noisy
 //! than a door rush on a shared two-core VM, so it can tell apart changes to
 //! the writer's statements that move it by 5–10 %.
 //!
@@ -27,7 +28,7 @@ struct Args {
     /// Scans per batch (a door rush at 64 connections forms batches of up to 64).
     #[arg(long, default_value_t = 64)]
     batch: usize,
-    /// First check-ins to record.
+    /// First check-ins to record (and then to scan again as duplicates).
     #[arg(long, default_value_t = 10_000)]
     scans: usize,
 }
@@ -101,8 +102,65 @@ fn run(args: &Args, path: &std::path::Path) -> anyhow::Result<()> {
     .get_result(&mut *conn)
     .context("the database has no door token and session: seed it with rollcall-bench")?;
 
-    let (mut accepted, mut cpu_ns) = (0usize, 0u64);
-    for (n, batch) in codes.chunks(args.batch).enumerate() {
+    let first = timed_pass(
+        &mut conn,
+        &door,
+        &codes,
+        args.batch,
+        "a",
+        CheckinStatus::Accepted,
+    )?;
+    if first.answered == 0 {
+        bail!("no scan was accepted");
+    }
+    // The same people again, as a door rush's duplicates are: every answer
+    // "already in", which writes a log row instead of a record.
+    let again = timed_pass(
+        &mut conn,
+        &door,
+        &codes,
+        args.batch,
+        "d",
+        CheckinStatus::Duplicate,
+    )?;
+    println!(
+        "batches of {}: {} first check-ins, writer CPU {:.1} µs each; \
+         {} duplicates, {:.1} µs each",
+        args.batch,
+        first.answered,
+        first.micros_each(),
+        again.answered,
+        again.micros_each(),
+    );
+    Ok(())
+}
+
+struct Pass {
+    /// Scans answered with the status the pass expects.
+    answered: usize,
+    cpu_ns: u64,
+}
+
+impl Pass {
+    fn micros_each(&self) -> f64 {
+        self.cpu_ns as f64 / 1e3 / self.answered.max(1) as f64
+    }
+}
+
+/// Records every code once, in batches, timing only `record_scans`.
+fn timed_pass(
+    conn: &mut db::DbConnection,
+    door: &Door,
+    codes: &[Code],
+    batch_size: usize,
+    scan_prefix: &str,
+    expected: CheckinStatus,
+) -> anyhow::Result<Pass> {
+    let mut pass = Pass {
+        answered: 0,
+        cpu_ns: 0,
+    };
+    for (n, batch) in codes.chunks(batch_size).enumerate() {
         let scans: Vec<ScanRequest> = batch
             .iter()
             .enumerate()
@@ -115,25 +173,17 @@ fn run(args: &Args, path: &std::path::Path) -> anyhow::Result<()> {
                 subject: Subject::Code(CheckinCode::parse(&code.checkin_code).ok()),
                 door: Some("Main door".into()),
                 // Time-ordered, as the scan page's UUID v7 ids are.
-                scan_id: Some(format!("{:012x}-{:08x}", n, i)),
+                scan_id: Some(format!("{scan_prefix}{n:011x}-{i:08x}")),
                 now: door.opened + 60_000,
             })
             .collect();
         let before = thread_cpu_ns()?;
-        let outcomes = record_scans(&mut conn, &scans)?;
-        cpu_ns += thread_cpu_ns()? - before;
-        accepted += outcomes
+        let outcomes = record_scans(conn, &scans)?;
+        pass.cpu_ns += thread_cpu_ns()? - before;
+        pass.answered += outcomes
             .iter()
-            .filter(|o| matches!(o, Ok((_, a)) if a.status == CheckinStatus::Accepted))
+            .filter(|o| matches!(o, Ok((_, a)) if a.status == expected))
             .count();
     }
-    if accepted == 0 {
-        bail!("no scan was accepted");
-    }
-    println!(
-        "batches of {}: {accepted} first check-ins, writer CPU {:.1} µs per check-in",
-        args.batch,
-        cpu_ns as f64 / 1e3 / accepted as f64
-    );
-    Ok(())
+    Ok(pass)
 }
