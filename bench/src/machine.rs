@@ -4,7 +4,15 @@
 //! minute to the next; the steal beside each figure says which figures were
 //! taken while the host gave us less than our cores (BENCHMARKS.md).
 
-use procfs::{CpuTime, CurrentSI, KernelStats};
+use procfs::{CpuTime, Current, CurrentSI, KernelStats, Meminfo};
+
+/// The machine the figures were taken on, for the table's heading: "2
+/// cores, 24 GiB".
+pub fn summary() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = Meminfo::current().map_or(0.0, |m| m.mem_total as f64 / (1 << 30) as f64);
+    format!("{cores} cores, {memory:.0} GiB")
+}
 
 /// The machine's CPU counters at one moment (`/proc/stat`).
 pub struct CpuClock {
@@ -65,7 +73,7 @@ fn ms(t: &CpuTime) -> [u64; 6] {
 
 /// Cores busy (ours: server, harness, database), idle, waiting on the disk
 /// and stolen by the host, over one measured window.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct CpuShares {
     pub busy: f64,
     pub idle: f64,

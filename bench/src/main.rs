@@ -138,20 +138,6 @@ struct Timing {
     bytes: usize,
 }
 
-fn machine() -> String {
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let memory = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
-    format!("{cores} cores, {memory:.0} GiB")
-}
-
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let binary = args.server.clone().unwrap_or_else(|| {
@@ -257,7 +243,7 @@ async fn run_backend(
     let mut results = Results {
         backend: backend.name(),
         date: chrono_like_now(),
-        machine: machine(),
+        machine: machine::summary(),
         ..Default::default()
     };
     let wants = |name: &str| scenarios.contains(&name);

@@ -43,6 +43,7 @@ use tokio::sync::{mpsc, oneshot};
 #[allow(dead_code)]
 #[path = "../http.rs"]
 mod http;
+#[allow(dead_code)]
 #[path = "../machine.rs"]
 mod machine;
 #[allow(dead_code)]
