@@ -47,7 +47,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let base_url = config.base_url(port);
         let secure_cookies = base_url.starts_with("https://");
-        let live = Live::start(pool.clone(), &config.database, config.live_share);
+        let live = Live::start(pool.clone(), &config.database, config.live_share)?;
         // Writer threads per queue: SQLite writes one transaction at a time
         // anyway; PostgreSQL overlaps commits, one batch deciding while
         // another waits for its flush. More writers than cores only take
@@ -91,7 +91,10 @@ impl Application {
             crate::db::online::record_joins,
         )?;
         let state = Data::new(AppState {
-            metrics: crate::web::metrics::Metrics::new(config.metrics_token.clone())?,
+            metrics: crate::web::metrics::Metrics::new(
+                config.metrics_token.clone(),
+                live.timings(),
+            )?,
             limits: crate::web::limits::RateLimits::new(config.rate_limits),
             live,
             checkins,

@@ -36,6 +36,9 @@ pub struct FanoutResult {
     pub rss_mib_with_sockets: f64,
     /// What the machine's cores did while the scans ran.
     pub machine: Option<crate::machine::CpuShares>,
+    /// The live hub's passes and computations from the first scan to the
+    /// last update (from the server's `/metrics`).
+    pub hub: Option<crate::hub_metrics::HubTimes>,
 }
 
 /// The `attended.total` in a snapshot or update, if it carries one.
@@ -111,6 +114,7 @@ pub async fn run(
     scans_per_second: f64,
     seconds: u64,
     rss: impl Fn() -> f64,
+    metrics: impl Fn() -> anyhow::Result<String>,
 ) -> anyhow::Result<FanoutResult> {
     let total_scans = (scans_per_second * seconds as f64) as u64;
     anyhow::ensure!(
@@ -210,6 +214,9 @@ pub async fn run(
         }
     }
     let rss_with_sockets = rss();
+    // The hub's figures explain the latencies; without them the run still
+    // stands.
+    let hub_before = metrics().inspect_err(|e| eprintln!("  /metrics not read: {e:#}"));
 
     // Scans at a steady rate, each a first check-in of a distinct code.
     let codes: Arc<Vec<String>> = Arc::new(seeded.people.iter().map(|p| p.code.clone()).collect());
@@ -258,6 +265,14 @@ pub async fn run(
 
     // Let the last updates arrive (a tick is 100 ms), then stop.
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let hub = match (hub_before, metrics()) {
+        (Ok(before), Ok(after)) => Some(crate::hub_metrics::between(&before, &after)),
+        (_, Err(e)) => {
+            eprintln!("  /metrics not read: {e:#}");
+            None
+        }
+        _ => None,
+    };
     let _ = stop_tx.send(true);
     let mut up_to_date = 0;
     let accepted = answers.accepted.load(Ordering::Relaxed) as i64;
@@ -293,6 +308,7 @@ pub async fn run(
         max_ms: hist.max() as f64 / 1000.0,
         rss_mib_with_sockets: rss_with_sockets,
         machine: scans.machine,
+        hub,
     })
 }
 

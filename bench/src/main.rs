@@ -5,6 +5,7 @@
 mod dashboard_socket;
 mod fanout;
 mod http;
+mod hub_metrics;
 mod machine;
 mod seed;
 mod server;
@@ -369,6 +370,7 @@ async fn run_backend(
                 sizes.fanout_rate,
                 sizes.fanout_seconds,
                 || server.rss_mib().0,
+                || server.metrics(),
             )
             .await?;
             results.fanout.push(result);
@@ -571,6 +573,9 @@ fn print_table(r: &Results) {
             "  the door's scans meanwhile: p50 {:.2} ms, p99 {:.2} ms",
             f.scan_p50_ms, f.scan_p99_ms
         );
+        if let Some(hub) = &f.hub {
+            println!("  {hub}");
+        }
         if let Some(machine) = &f.machine {
             println!("  {machine}");
         }

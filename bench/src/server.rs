@@ -33,6 +33,7 @@ impl Server {
             .arg("--outbox")
             .arg(&outbox)
             .env("ROLLCALL_LOG", "warn")
+            .env("ROLLCALL_METRICS_TOKEN", crate::hub_metrics::METRICS_TOKEN)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -56,6 +57,27 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(2));
         }
+    }
+
+    /// The server's `/metrics` text (Prometheus').
+    pub fn metrics(&self) -> anyhow::Result<String> {
+        use std::io::Read;
+        let bearer = format!(
+            "Authorization: Bearer {}\r\n",
+            crate::hub_metrics::METRICS_TOKEN
+        );
+        let mut answer = String::new();
+        get(&self.addr, "/metrics", &bearer, Duration::from_secs(10))?
+            .read_to_string(&mut answer)?;
+        let (head, body) = answer
+            .split_once("\r\n\r\n")
+            .context("no end to the headers of /metrics")?;
+        anyhow::ensure!(
+            head.starts_with("HTTP/1.1 200"),
+            "/metrics answered {}",
+            head.lines().next().unwrap_or_default()
+        );
+        Ok(body.to_string())
     }
 
     /// Resident memory now and at its peak, in MiB (Linux /proc).
@@ -84,22 +106,29 @@ impl Drop for Server {
     }
 }
 
-/// A blocking GET /healthz with a short timeout: is the server up?
+/// A blocking GET with a short timeout and the connection closed after.
+fn get(
+    addr: &str,
+    path: &str,
+    headers: &str,
+    timeout: Duration,
+) -> std::io::Result<std::net::TcpStream> {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n")
+            .as_bytes(),
+    )?;
+    Ok(stream)
+}
+
+/// Is the server up?
 fn healthz(addr: &str) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+    use std::io::Read;
+    let Ok(mut stream) = get(addr, "/healthz", "", Duration::from_millis(500)) else {
         return false;
     };
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-    if stream
-        .write_all(
-            format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .is_err()
-    {
-        return false;
-    }
     let mut answer = [0u8; 12];
     stream.read_exact(&mut answer).is_ok() && answer.ends_with(b"200")
 }

@@ -2,22 +2,26 @@
 //! stale, and the 100 ms tick that recomputes and pushes them. No business
 //! logic here: the numbers come from `db::stats::event_stats`.
 //!
-//! Fan-out is a round over the event's dashboards, paced by the sockets
-//! themselves: [`SHARE`] sockets (by default) at a time, the next share when
-//! those have written theirs. Each dashboard gets, when its turn comes, one
-//! update from the numbers it holds to the newest published (a snapshot if it
-//! holds none, or numbers too old to be kept), so numbers published while a
-//! round is going out reach the rest of that round at once, and the round after
-//! brings the others up to date. With 10,000 dashboards on two cores, one round
-//! takes longer than a tick: queueing every update at every socket froze the
-//! doors (a check-in waited 26 s at the median behind the sockets' queue), and
-//! holding the next update until the last was out made a dashboard wait up to
-//! two rounds. Now a dashboard gets one message per round whatever happened
-//! meanwhile, waits up to one round, and a door's request waits behind one
+//! Fan-out goes round the event's dashboards in a fixed cycle, paced by the
+//! sockets themselves: the next [`SHARE`] dashboards (by default) that don't
+//! hold the newest numbers, the next share when those have written theirs,
+//! on round the cycle while any dashboard is behind. Each gets, when its turn
+//! comes, one update from the numbers it holds to the newest published (a
+//! snapshot if it holds none, or numbers too old to be kept). With 10,000
+//! dashboards on two cores one pass round them takes longer than a tick:
+//! queueing every update at every socket froze the doors (a check-in waited
+//! 26 s at the median behind the sockets' queue), and holding the next update
+//! until the last was out made a dashboard wait up to two passes. Rounds that
+//! started again from the first dashboard each time did too, for the
+//! dashboards last in the order: those visited after the newest numbers came
+//! out weren't in the next round, only in the one after (BENCHMARKS.md history
+//! 51). Now a dashboard gets one message per pass whatever happened
+//! meanwhile, waits up to one pass, and a door's request waits behind one
 //! share at most.
 
 use super::presence::{self, Presence, WatchStart, WatchStop};
 use super::protocol::{self, Diff};
+use super::timings::HubTimings;
 use crate::db::stats::{EventStats, RecentCheckin};
 use crate::db::{self, Pool};
 use actix::prelude::*;
@@ -28,7 +32,7 @@ use std::time::{Duration, Instant};
 
 /// Updates go out at most this often per event (and so per client).
 const TICK: Duration = Duration::from_millis(100);
-/// While a round is going out, an event's numbers are recomputed only
+/// While updates are going out, an event's numbers are recomputed only
 /// after waiting this many times as long as the last computation took:
 /// with 10,000 dashboards on PostgreSQL, recomputing every tick took the
 /// CPU the doors' check-ins need (their p99 went from 50 to 160-270 ms).
@@ -37,6 +41,14 @@ const TICK: Duration = Duration::from_millis(100);
 /// times skipped every other tick and dashboards got numbers 200 ms
 /// old (fan-out p99 244-298 ms against 212-247 ms with two; BENCHMARKS.md).
 const COMPUTE_SPACING: u32 = 2;
+/// While a pass round the dashboards takes longer than a tick, their
+/// numbers are recomputed this often (still spaced as above): each
+/// dashboard gets one update a pass anyway, so no more than ten a second,
+/// and the numbers it gets are fresher. A scan waits for the next
+/// computation and then up to a pass; at 10,000 dashboards this cut the
+/// fan-out's p99 from 216-243 to 186-195 ms on SQLite and from 323-372 to
+/// 284-310 ms on PostgreSQL (BENCHMARKS.md history 51).
+const QUICK_TICK: Duration = Duration::from_millis(25);
 /// Recompute even without changes this often: "the last hour" slides.
 const REFRESH: Duration = Duration::from_secs(15);
 /// The names of recent check-ins go out at most this often: in a door rush
@@ -48,7 +60,7 @@ const RECENT_EVERY: Duration = Duration::from_secs(1);
 
 /// Sockets handed one update at a time, before waiting for them to write it
 /// (`Config::live_share`, this unless told otherwise). 500, not 100: at
-/// 10,000 dashboards on two cores a round in shares of 500 pauses less
+/// 10,000 dashboards on two cores a pass in shares of 500 pauses less
 /// between shares (fan-out p99 on SQLite 305 against 362 ms on average over
 /// seven alternated pairs), while a door's scan waits behind a bigger share
 /// (p50 7 against 3 ms, p99 under 30 ms; BENCHMARKS.md history 47).
@@ -61,7 +73,7 @@ pub const SHARE: usize = 500;
 const STALLED: Duration = Duration::from_millis(500);
 /// Published numbers kept per event, so a dashboard a few updates behind
 /// gets one update from what it holds rather than a whole snapshot. A
-/// round of 10,000 dashboards takes a few ticks on two cores.
+/// pass round 10,000 dashboards takes a few ticks on two cores.
 const HISTORY: usize = 32;
 
 /// A serialised message for one socket (shared, serialised once).
@@ -210,11 +222,23 @@ struct Feed {
     /// numbers hold it) rather than read it, so newer check-ins may be
     /// waiting for [`RECENT_EVERY`].
     recent_pending: bool,
-    /// Dashboards still to visit in the round going out, in order.
-    round: VecDeque<u64>,
+    /// Every dashboard once, in the order the fan-out meets them: the
+    /// next to look at first. Those gone are dropped when met.
+    cycle: VecDeque<u64>,
     /// The share being written: its number and when it went out.
     in_flight: Option<(u64, Instant)>,
     shares_sent: u64,
+    /// The pass round the cycle going on: when it began, how many places
+    /// it has moved and how many updates it handed out.
+    pass: Option<Pass>,
+    /// How long the last whole pass that handed out updates took.
+    last_pass: Duration,
+}
+
+struct Pass {
+    began: Instant,
+    moved: usize,
+    handed: usize,
 }
 
 impl Feed {
@@ -231,26 +255,76 @@ impl Feed {
             computing: false,
             recent_sent_at: None,
             recent_pending: false,
-            round: VecDeque::new(),
+            cycle: VecDeque::new(),
             in_flight: None,
             shares_sent: 0,
+            pass: None,
+            last_pass: Duration::ZERO,
         }
     }
 
-    /// Not while the last computation is running; while a round is going
+    /// Not while the last computation is running; while updates are going
     /// out, not before [`COMPUTE_SPACING`] times its duration has passed.
     fn may_compute(&self) -> bool {
         !self.computing
             && !self.subscribers.is_empty()
-            && (!self.round_going()
+            && (self.in_flight.is_none()
                 || self
                     .computed_at
                     .is_none_or(|t| t.elapsed() >= self.compute_took * COMPUTE_SPACING))
     }
 
-    /// A share is being written, or more of the round is still to go.
-    fn round_going(&self) -> bool {
-        self.in_flight.is_some() || !self.round.is_empty()
+    /// Updates are going out and a pass takes longer than a tick: the
+    /// numbers are recomputed at [`QUICK_TICK`]s too.
+    fn outpaced(&self) -> bool {
+        self.in_flight.is_some()
+            && self.last_pass >= TICK
+            && self.computed_at.is_none_or(|t| t.elapsed() >= QUICK_TICK)
+    }
+
+    /// The next `share` dashboards round the cycle not holding `seq`; the
+    /// cycle moves on past them and past those that hold it, and forgets
+    /// those gone. Empty once a whole turn finds everyone up to date. A
+    /// pass that handed something out is timed when it has gone round.
+    fn next_share(&mut self, seq: u64, share: usize, timings: &HubTimings) -> Vec<u64> {
+        let mut visiting = Vec::with_capacity(share.min(self.cycle.len()));
+        let pass = self.pass.get_or_insert_with(|| Pass {
+            began: Instant::now(),
+            moved: 0,
+            handed: 0,
+        });
+        for _ in 0..self.cycle.len() {
+            if visiting.len() == share {
+                break;
+            }
+            let Some(id) = self.cycle.pop_front() else {
+                break;
+            };
+            let Some(subscriber) = self.subscribers.get(&id) else {
+                continue;
+            };
+            self.cycle.push_back(id);
+            if subscriber.has != Some(seq) {
+                visiting.push(id);
+                pass.handed += 1;
+            }
+            pass.moved += 1;
+            if pass.moved >= self.subscribers.len() {
+                if pass.handed > 0 {
+                    self.last_pass = pass.began.elapsed();
+                    timings.pass(self.last_pass);
+                }
+                *pass = Pass {
+                    began: Instant::now(),
+                    moved: 0,
+                    handed: 0,
+                };
+            }
+        }
+        if visiting.is_empty() {
+            self.pass = None;
+        }
+        visiting
     }
 
     fn newest(&self) -> Option<&(u64, Arc<EventStats>)> {
@@ -318,6 +392,7 @@ pub struct Hub {
     announcing: bool,
     /// Sockets a share hands the update to ([`SHARE`] unless configured).
     share: usize,
+    timings: HubTimings,
 }
 
 /// Sockets open now, kept by the hub, read by /metrics.
@@ -334,6 +409,7 @@ impl Hub {
         changed: Arc<ChangedEvents>,
         to_announce: Option<Arc<ChangedEvents>>,
         share: usize,
+        timings: HubTimings,
     ) -> Self {
         Hub {
             pool,
@@ -344,6 +420,7 @@ impl Hub {
             to_announce,
             announcing: false,
             share: share.max(1),
+            timings,
         }
     }
 
@@ -401,10 +478,7 @@ impl Hub {
 
     fn tick(&mut self, ctx: &mut Context<Self>) {
         self.announce(ctx);
-        match self.changed.take() {
-            Some(events) => events.into_iter().for_each(|id| self.mark_dirty(Some(id))),
-            None => self.mark_dirty(None),
-        }
+        self.take_changes();
         let stalled: Vec<i32> = self
             .feeds
             .iter()
@@ -415,10 +489,32 @@ impl Hub {
             tracing::warn!(event_id, "dashboards slow to take an update; going on");
             self.send_share(event_id, ctx);
         }
+        self.compute_due(|_| true, ctx);
+    }
+
+    /// Between ticks, the events whose dashboards a pass takes longer than
+    /// a tick to go round.
+    fn quick_tick(&mut self, ctx: &mut Context<Self>) {
+        if self.feeds.values().any(Feed::outpaced) {
+            self.take_changes();
+            self.compute_due(Feed::outpaced, ctx);
+        }
+    }
+
+    fn take_changes(&mut self) {
+        match self.changed.take() {
+            Some(events) => events.into_iter().for_each(|id| self.mark_dirty(Some(id))),
+            None => self.mark_dirty(None),
+        }
+    }
+
+    /// Starts computing the numbers of the events `wanted` whose numbers
+    /// changed (or are due a refresh) and may be computed now.
+    fn compute_due(&mut self, wanted: impl Fn(&Feed) -> bool, ctx: &mut Context<Self>) {
         let due: Vec<(i32, String, Option<Vec<RecentCheckin>>)> = self
             .feeds
             .iter_mut()
-            .filter(|(_, f)| f.may_compute())
+            .filter(|(_, f)| f.may_compute() && wanted(f))
             .filter(|(_, f)| {
                 f.dirty
                     || f.computed_at.is_none_or(|t| t.elapsed() >= REFRESH)
@@ -447,30 +543,21 @@ impl Hub {
         }
     }
 
-    /// Starts a round over the dashboards not holding the newest numbers,
-    /// unless one is going out (it will get to them, or the next will).
-    fn start_round(&mut self, event_id: i32, ctx: &mut Context<Self>) {
-        let Some(feed) = self.feeds.get_mut(&event_id) else {
-            return;
-        };
-        let Some(&(seq, _)) = feed.newest() else {
-            return;
-        };
-        if feed.round_going() {
-            return;
+    /// Sets the fan-out going round the dashboards not holding the newest
+    /// numbers, unless a share is being written (the cycle goes on after it).
+    fn hand_out(&mut self, event_id: i32, ctx: &mut Context<Self>) {
+        let idle = self
+            .feeds
+            .get(&event_id)
+            .is_some_and(|feed| feed.in_flight.is_none());
+        if idle {
+            self.send_share(event_id, ctx);
         }
-        feed.round = feed
-            .subscribers
-            .iter()
-            .filter(|(_, s)| s.has != Some(seq))
-            .map(|(id, _)| *id)
-            .collect();
-        self.send_share(event_id, ctx);
     }
 
-    /// Hands the next share of the round to its sockets (the one in flight,
-    /// if any, is no longer waited for), each the message from what it
-    /// holds to the newest numbers. A socket whose mailbox is full is too
+    /// Hands the next share round the cycle to its sockets (the one in
+    /// flight, if any, is no longer waited for), each the message from what
+    /// it holds to the newest numbers. A socket whose mailbox is full is too
     /// slow: it is dropped (and told to reconnect) rather than let the hub
     /// buffer for it.
     fn send_share(&mut self, event_id: i32, ctx: &mut Context<Self>) {
@@ -481,7 +568,8 @@ impl Hub {
         let Some(&(seq, _)) = feed.newest() else {
             return;
         };
-        if feed.round.is_empty() {
+        let visiting = feed.next_share(seq, self.share, &self.timings);
+        if visiting.is_empty() {
             return;
         }
         feed.shares_sent += 1;
@@ -496,8 +584,7 @@ impl Hub {
         // as drained halfway.
         let handing_over = Ticket::new(&share);
         let mut gone = Vec::new();
-        let take = feed.round.len().min(self.share);
-        let visiting: Vec<u64> = feed.round.drain(..take).collect();
+        let mut handed = 0;
         for id in visiting {
             let Some(has) = feed.subscribers.get(&id).map(|s| s.has) else {
                 continue;
@@ -515,7 +602,7 @@ impl Hub {
                 _ticket: Ticket::new(&share),
             };
             match subscriber.socket.try_send(push) {
-                Ok(()) => {}
+                Ok(()) => handed += 1,
                 Err(SendError::Full(_)) => {
                     subscriber
                         .closer
@@ -525,6 +612,7 @@ impl Hub {
                 Err(SendError::Closed(_)) => gone.push(id),
             }
         }
+        self.timings.handed(handed);
         for id in gone {
             if feed.subscribers.remove(&id).is_some() {
                 self.counts.dashboards.fetch_sub(1, Ordering::Relaxed);
@@ -533,8 +621,8 @@ impl Hub {
         drop(handing_over);
     }
 
-    /// An event's numbers came back: published if they changed, and a
-    /// round started to hand them out.
+    /// An event's numbers came back: published if they changed, and handed
+    /// out.
     fn computed(
         &mut self,
         event_id: i32,
@@ -548,6 +636,7 @@ impl Hub {
         };
         feed.computing = false;
         feed.compute_took = asked.elapsed();
+        self.timings.computation(feed.compute_took);
         if feed.subscribers.is_empty() {
             // The last dashboard left while this was computed.
             self.feeds.remove(&event_id);
@@ -584,7 +673,7 @@ impl Hub {
                 }
             },
         }
-        self.start_round(event_id, ctx);
+        self.hand_out(event_id, ctx);
     }
 }
 
@@ -606,13 +695,7 @@ impl Handler<Drained> for Hub {
         if feed.in_flight.map(|(number, _)| number) != Some(msg.share) {
             return; // a share that stalled and was given up on
         }
-        if !feed.round.is_empty() {
-            self.send_share(msg.event_id, ctx);
-            return;
-        }
-        feed.in_flight = None;
-        // Those visited before newer numbers came out get them next round.
-        self.start_round(msg.event_id, ctx);
+        self.send_share(msg.event_id, ctx);
     }
 }
 
@@ -621,6 +704,7 @@ impl Actor for Hub {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.run_interval(TICK, |hub, ctx| hub.tick(ctx));
+        ctx.run_interval(QUICK_TICK, |hub, ctx| hub.quick_tick(ctx));
         ctx.run_interval(presence::FLUSH, |hub, ctx| {
             let watched = hub.presence.flush();
             presence::write(hub, ctx, watched, false);
@@ -648,6 +732,8 @@ impl Handler<Subscribe> for Hub {
             .is_none();
         if fresh {
             self.counts.dashboards.fetch_add(1, Ordering::Relaxed);
+            // Next in turn: its first snapshot goes out with the next share.
+            feed.cycle.push_front(msg.id);
         }
         // A snapshot of the numbers as they are now, not as last computed.
         feed.dirty = true;
@@ -754,6 +840,79 @@ mod tests {
                 attended_online: 0,
             }),
         }
+    }
+
+    /// Stands in for dashboards' sockets: takes pushes, drops them.
+    struct Sink;
+    impl Actor for Sink {
+        type Context = Context<Self>;
+    }
+    impl Handler<Push> for Sink {
+        type Result = ();
+        fn handle(&mut self, _: Push, _: &mut Context<Self>) {}
+    }
+    impl Handler<Close> for Sink {
+        type Result = ();
+        fn handle(&mut self, _: Close, _: &mut Context<Self>) {}
+    }
+
+    /// The next share round the cycle, handed the newest numbers as
+    /// `send_share` does.
+    fn take_share(feed: &mut Feed, timings: &HubTimings) -> Vec<u64> {
+        let seq = feed.newest().map(|(seq, _)| *seq).unwrap();
+        let visiting = feed.next_share(seq, 2, timings);
+        for id in &visiting {
+            feed.subscribers.get_mut(id).unwrap().has = Some(seq);
+        }
+        visiting
+    }
+
+    #[test]
+    fn the_fan_out_goes_on_round_the_cycle_rather_than_start_again() {
+        System::new().block_on(async {
+            let sink = Sink.start();
+            let timings = HubTimings::new().unwrap();
+            let mut feed = Feed::new("e".into());
+            for id in 1..=6 {
+                feed.subscribers.insert(
+                    id,
+                    Subscriber {
+                        socket: sink.clone().recipient(),
+                        closer: sink.clone().recipient(),
+                        has: None,
+                    },
+                );
+                feed.cycle.push_back(id);
+            }
+            let mut stats = sample_stats();
+            feed.publish(stats.clone());
+            for share in [[1, 2], [3, 4], [5, 6]] {
+                assert_eq!(take_share(&mut feed, &timings), share);
+            }
+            assert_eq!(timings.passes.get_sample_count(), 1, "one whole pass");
+
+            // Newer numbers while the next pass is going out: those who got
+            // them come last, not those who waited longest.
+            one_more_in(&mut stats, "DE");
+            feed.publish(stats.clone());
+            assert_eq!(take_share(&mut feed, &timings), [1, 2]);
+            one_more_in(&mut stats, "FR");
+            feed.publish(stats.clone());
+            assert_eq!(take_share(&mut feed, &timings), [3, 4]);
+            assert_eq!(take_share(&mut feed, &timings), [5, 6]);
+            assert_eq!(take_share(&mut feed, &timings), [1, 2]);
+            assert!(take_share(&mut feed, &timings).is_empty(), "all up to date");
+            assert!(feed.pass.is_none(), "no pass going when nobody is behind");
+
+            // A dashboard that left is dropped from the cycle when met.
+            feed.subscribers.remove(&4);
+            one_more_in(&mut stats, "IT");
+            feed.publish(stats.clone());
+            assert_eq!(take_share(&mut feed, &timings), [3, 5]);
+            assert_eq!(take_share(&mut feed, &timings), [6, 1]);
+            assert_eq!(take_share(&mut feed, &timings), [2]);
+            assert_eq!(feed.cycle.len(), 5);
+        });
     }
 
     #[test]

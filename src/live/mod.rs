@@ -11,6 +11,7 @@ mod listener;
 mod presence;
 pub mod protocol;
 mod socket;
+mod timings;
 mod watch_socket;
 
 use crate::db::{DatabaseUrl, Pool};
@@ -19,6 +20,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use hub::{Hub, SHARE};
+pub use timings::HubTimings;
 
 /// The handle the web layer holds.
 #[derive(Clone)]
@@ -28,6 +30,7 @@ pub struct Live {
     changed: std::sync::Arc<hub::ChangedEvents>,
     /// PostgreSQL: what the hub tells the other instances (see `changed`).
     to_announce: Option<std::sync::Arc<hub::ChangedEvents>>,
+    timings: HubTimings,
 }
 
 static NEXT_SOCKET: AtomicU64 = AtomicU64::new(1);
@@ -35,28 +38,36 @@ static NEXT_SOCKET: AtomicU64 = AtomicU64::new(1);
 impl Live {
     /// Starts the hub (and on PostgreSQL the listener) in the current System;
     /// it hands updates to `share` dashboards at a time.
-    pub fn start(pool: Pool, database: &DatabaseUrl, share: usize) -> Live {
+    pub fn start(pool: Pool, database: &DatabaseUrl, share: usize) -> prometheus::Result<Live> {
         let counts = std::sync::Arc::new(hub::SocketCounts::default());
         let changed = std::sync::Arc::new(hub::ChangedEvents::default());
         let to_announce = matches!(database, DatabaseUrl::Postgres(_))
             .then(|| std::sync::Arc::new(hub::ChangedEvents::default()));
+        let timings = HubTimings::new()?;
         let hub = Hub::new(
             pool,
             counts.clone(),
             changed.clone(),
             to_announce.clone(),
             share,
+            timings.clone(),
         )
         .start();
         if let DatabaseUrl::Postgres(url) = database {
             listener::spawn(url.clone(), hub.clone(), changed.clone());
         }
-        Live {
+        Ok(Live {
             hub,
             counts,
             changed,
             to_announce,
-        }
+            timings,
+        })
+    }
+
+    /// How long the hub's passes and computations take, for /metrics.
+    pub fn timings(&self) -> &HubTimings {
+        &self.timings
     }
 
     /// Open (dashboard, watch-page) sockets, for /metrics.

@@ -1,9 +1,11 @@
 //! `/metrics` in Prometheus' text format: requests by route and status,
-//! check-ins by outcome, live sockets, database pool use, mail. Off unless
+//! check-ins by outcome, live sockets and how long the live hub's passes
+//! and computations take, database pool use, mail. Off unless
 //! a metrics token is configured; then only `Authorization: Bearer <token>`
 //! may read it (compared in constant time).
 
 use super::AppState;
+use crate::live::HubTimings;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
@@ -29,7 +31,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(token: Option<String>) -> prometheus::Result<Self> {
+    pub fn new(token: Option<String>, live: &HubTimings) -> prometheus::Result<Self> {
         let registry = Registry::new_custom(Some("rollcall".into()), None)?;
         let requests = IntCounterVec::new(
             Opts::new(
@@ -62,6 +64,9 @@ impl Metrics {
         registry.register(Box::new(pool_connections.clone()))?;
         registry.register(Box::new(pool_idle.clone()))?;
         registry.register(Box::new(mail.clone()))?;
+        registry.register(Box::new(live.passes.clone()))?;
+        registry.register(Box::new(live.computations.clone()))?;
+        registry.register(Box::new(live.updates.clone()))?;
         Ok(Self {
             registry,
             requests,

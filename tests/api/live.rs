@@ -752,3 +752,69 @@ async fn shutting_down_closes_dashboards_with_a_reason() {
         other => panic!("expected a close frame, got {other:?}"),
     }
 }
+
+/// `/metrics`' count of `series` once it reaches `at_least` (the hub
+/// notes a pass when it has gone round, a moment after the client may have
+/// read its update); panics after [`WAIT`].
+async fn hub_count_reaches(app: &TestApp, series: &str, at_least: f64) -> f64 {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (status, text) = crate::metrics::scrape(app, Some(METRICS_TOKEN)).await;
+        assert_eq!(status, 200);
+        let count = crate::metrics::value(&text, series).unwrap_or(0.0);
+        if count >= at_least {
+            return count;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{series} stayed at {count}, below {at_least}: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[actix_web::test]
+async fn metrics_time_each_pass_and_computation_of_the_live_numbers() {
+    let app = TestApp::spawn().await;
+    app.register_ok("ada@example.org", "offline", &["keynote"])
+        .await;
+    let (_, before) = crate::metrics::scrape(&app, Some(METRICS_TOKEN)).await;
+    assert_eq!(
+        crate::metrics::value(&before, "rollcall_live_pass_seconds_count"),
+        Some(0.0),
+        "no dashboard, no pass: {before}"
+    );
+    let screen = app.create_token(EVENT, "dashboard", &[]).await;
+    let mut socket = connect(&app, Some(&screen), "").await.unwrap();
+    assert_eq!(next_json(&mut socket, WAIT).await["type"], "snapshot");
+    let passes = hub_count_reaches(&app, "rollcall_live_pass_seconds_count", 1.0).await;
+    let computations =
+        hub_count_reaches(&app, "rollcall_live_computation_seconds_count", 1.0).await;
+
+    let door = app.create_token(EVENT, "door", &[]).await;
+    let code = app.code_of("ada@example.org").await;
+    app.scan(&door, json!({"code": code, "session": "keynote"}))
+        .await;
+    update_carrying(&mut socket, "attended").await;
+    hub_count_reaches(&app, "rollcall_live_pass_seconds_count", passes + 1.0).await;
+    hub_count_reaches(
+        &app,
+        "rollcall_live_computation_seconds_count",
+        computations + 1.0,
+    )
+    .await;
+    let (_, text) = crate::metrics::scrape(&app, Some(METRICS_TOKEN)).await;
+    // At least: a minute ending in between slides the arrivals chart.
+    assert!(
+        crate::metrics::value(&text, "rollcall_live_updates_total").unwrap() >= 2.0,
+        "one dashboard, a snapshot and an update: {text}"
+    );
+    assert!(
+        crate::metrics::value(&text, "rollcall_live_pass_seconds_sum").unwrap() > 0.0,
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"rollcall_live_pass_seconds_bucket{le="0.25"}"#),
+        "passes in buckets around the dashboards' target: {text}"
+    );
+}

@@ -3,7 +3,7 @@
 use crate::helpers::*;
 use serde_json::json;
 
-async fn scrape(app: &TestApp, token: Option<&str>) -> (u16, String) {
+pub(crate) async fn scrape(app: &TestApp, token: Option<&str>) -> (u16, String) {
     let mut request = app.client.get(app.url("/metrics"));
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -12,7 +12,7 @@ async fn scrape(app: &TestApp, token: Option<&str>) -> (u16, String) {
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
-fn value(text: &str, series: &str) -> Option<f64> {
+pub(crate) fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find(|line| line.starts_with(series))
         .and_then(|line| line.rsplit(' ').next())
