@@ -241,6 +241,16 @@ struct Pass {
     handed: usize,
 }
 
+impl Pass {
+    fn starting_now() -> Pass {
+        Pass {
+            began: Instant::now(),
+            moved: 0,
+            handed: 0,
+        }
+    }
+}
+
 impl Feed {
     fn new(slug: String) -> Self {
         Feed {
@@ -288,11 +298,7 @@ impl Feed {
     /// pass that handed something out is timed when it has gone round.
     fn next_share(&mut self, seq: u64, share: usize, timings: &HubTimings) -> Vec<u64> {
         let mut visiting = Vec::with_capacity(share.min(self.cycle.len()));
-        let pass = self.pass.get_or_insert_with(|| Pass {
-            began: Instant::now(),
-            moved: 0,
-            handed: 0,
-        });
+        let pass = self.pass.get_or_insert_with(Pass::starting_now);
         for _ in 0..self.cycle.len() {
             if visiting.len() == share {
                 break;
@@ -314,11 +320,7 @@ impl Feed {
                     self.last_pass = pass.began.elapsed();
                     timings.pass(self.last_pass);
                 }
-                *pass = Pass {
-                    began: Instant::now(),
-                    moved: 0,
-                    handed: 0,
-                };
+                *pass = Pass::starting_now();
             }
         }
         if visiting.is_empty() {
