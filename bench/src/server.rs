@@ -82,17 +82,15 @@ impl Server {
 
     /// Resident memory now and at its peak, in MiB (Linux /proc).
     pub fn rss_mib(&self) -> (f64, f64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-                .map_or(0.0, |kb| kb / 1024.0)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
+        let status = i32::try_from(self.child.id())
+            .ok()
+            .and_then(|pid| procfs::process::Process::new(pid).ok())
+            .and_then(|process| process.status().ok());
+        let mib = |kb: Option<u64>| kb.map_or(0.0, |kb| kb as f64 / 1024.0);
+        match status {
+            Some(status) => (mib(status.vmrss), mib(status.vmhwm)),
+            None => (0.0, 0.0),
+        }
     }
 }
 
