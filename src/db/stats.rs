@@ -172,36 +172,60 @@ fn participant_grid_sql(conn: &DbConnection, event_id: i32) -> String {
     }
 }
 
-/// Advisory lock key (with the event's id) of folding an event's grid.
-const GRID_FOLD_LOCK: i32 = 0x6772_6964;
+/// Advisory lock key (with the event's id) of folding an event's changes.
+const FOLD_LOCK: i32 = 0x6772_6964;
 
-/// PostgreSQL: an event's grid changes folded into one row per cell, when
-/// some came since the last fold, so reading the grid sums a few rows
-/// (a door rush adds a few per batch). One fold of an event at a time:
-/// another that finds the lock taken leaves it. Writers only ever insert
-/// changes, so a fold waits for no one and no one waits for it; those not
-/// yet committed stay for the next. Not inside another transaction (the
-/// report's read-only snapshot): the next computation of the live hub or
-/// a stats request folds instead.
-pub fn fold_grid_changes(conn: &mut DbConnection, event_id: i32) -> Result<(), DbError> {
+/// PostgreSQL: an event's recorded changes, to the participant grid and to
+/// the session counts, folded into one row per cell or count, for each
+/// table that had some since the last fold, so reading them sums a few
+/// rows (a door rush adds a few per batch). One fold of an event at a
+/// time: another that finds the lock taken leaves it. Writers only ever
+/// insert changes, so a fold waits for no one and no one waits for it;
+/// those not yet committed stay for the next. Not inside another
+/// transaction (the report's read-only snapshot): the next computation of
+/// the live hub or a stats request folds instead.
+///
+/// Its commit isn't waited for on disk: a fold lost in a crash leaves the
+/// rows it would have replaced, which sum to the same numbers, and the
+/// live hub's computations (a dozen a second with 10,000 dashboards) then
+/// don't each wait for a flush. Sent as one message, not a transaction of
+/// four (each round trip waited ~1 ms for the busy CPUs).
+pub fn fold_changes(conn: &mut DbConnection, event_id: i32) -> Result<(), DbError> {
     if !matches!(conn, DbConnection::Postgresql(_)) || super::in_transaction(conn) {
         return Ok(());
     }
-    let fold = format!(
-        "WITH turn AS (SELECT pg_try_advisory_xact_lock({GRID_FOLD_LOCK}, {event_id}) AS ours), \
-              folded AS ( \
-                DELETE FROM participant_grid_changes \
-                WHERE event_id = {event_id} AND (SELECT ours FROM turn) \
-                  AND EXISTS (SELECT 1 FROM participant_grid_changes \
-                              WHERE event_id = {event_id} AND NOT folded) \
-                RETURNING status, country, mode, category, attended, people) \
-         INSERT INTO participant_grid_changes \
-             (event_id, status, country, mode, category, attended, people, folded) \
-         SELECT {event_id}, status, country, mode, category, attended, SUM(people), TRUE \
-         FROM folded GROUP BY status, country, mode, category, attended \
-         HAVING SUM(people) <> 0"
+    // Each table's rows deleted and summed back as folded ones, if any of
+    // them is a new change.
+    let fold = |table: &str, columns: &str, amount: &str| {
+        format!(
+            "{table}_old AS ( \
+               DELETE FROM {table} \
+               WHERE event_id = {event_id} AND (SELECT ours FROM turn) \
+                 AND EXISTS (SELECT 1 FROM {table} WHERE event_id = {event_id} AND NOT folded) \
+               RETURNING {columns}, {amount}), \
+             {table}_new AS ( \
+               INSERT INTO {table} (event_id, {columns}, {amount}, folded) \
+               SELECT {event_id}, {columns}, SUM({amount}), TRUE \
+               FROM {table}_old GROUP BY {columns} HAVING SUM({amount}) <> 0)"
+        )
+    };
+    let sql = format!(
+        "WITH turn AS (SELECT pg_try_advisory_xact_lock({FOLD_LOCK}, {event_id}) AS ours), {}, {} \
+         SELECT 1",
+        fold(
+            "participant_grid_changes",
+            "status, country, mode, category, attended",
+            "people"
+        ),
+        fold(
+            "session_count_changes",
+            "session_id, mode, counted",
+            "records"
+        ),
     );
-    super::write_transaction(conn, |conn| diesel::sql_query(&fold).execute(conn))?;
+    // One statement, so one implicit transaction: one round trip.
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute(&format!("SET LOCAL synchronous_commit = off; {sql}"))?;
     Ok(())
 }
 
@@ -229,7 +253,7 @@ pub fn event_stats_keeping_recent(
     now_ms: i64,
     held_recent: Option<Vec<RecentCheckin>>,
 ) -> Result<EventStats, DbError> {
-    fold_grid_changes(conn, event_id)?;
+    fold_changes(conn, event_id)?;
     super::read_snapshot(conn, |conn| {
         numbers(conn, event_id, event_slug, now_ms, held_recent.clone())
     })
@@ -324,26 +348,47 @@ fn numbers(
 }
 
 /// Records of one session, mode and counted flag.
-#[derive(QueryableByName)]
-struct SessionCount {
+#[derive(QueryableByName, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SessionCount {
     #[diesel(sql_type = Integer)]
-    session_id: i32,
+    pub session_id: i32,
     #[diesel(sql_type = Text)]
-    mode: String,
+    pub mode: String,
     #[diesel(sql_type = diesel::sql_types::Bool)]
-    counted: bool,
+    pub counted: bool,
     #[diesel(sql_type = BigInt)]
-    n: i64,
+    pub n: i64,
 }
 
+/// One session's row of the dashboards' table, as read.
 #[derive(QueryableByName)]
-struct WatchCounts {
+struct SessionRow {
+    #[diesel(sql_type = Text)]
+    slug: String,
+    #[diesel(sql_type = Text)]
+    title: String,
+    #[diesel(sql_type = BigInt)]
+    starts_at: i64,
     #[diesel(sql_type = Integer)]
-    session_id: i32,
+    online_min_minutes: i32,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Integer>)]
+    capacity_offline: Option<i32>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Integer>)]
+    capacity_online: Option<i32>,
+    #[diesel(sql_type = BigInt)]
+    in_person: i64,
+    #[diesel(sql_type = BigInt)]
+    online: i64,
+    #[diesel(sql_type = BigInt)]
+    online_joined: i64,
     #[diesel(sql_type = BigInt)]
     watching_now: i64,
     #[diesel(sql_type = BigInt)]
-    seconds: i64,
+    seconds_watched: i64,
+    #[diesel(sql_type = BigInt)]
+    registered_offline: i64,
+    #[diesel(sql_type = BigInt)]
+    registered_online: i64,
 }
 
 fn session_stats(
@@ -351,53 +396,91 @@ fn session_stats(
     event_id: i32,
     now_ms: i64,
 ) -> Result<Vec<SessionStats>, DbError> {
-    let sessions = super::events::sessions_of(conn, event_id)?;
-    let counts: Vec<SessionCount> = diesel::sql_query(session_counts_sql(event_id)).load(conn)?;
-    let watch: Vec<WatchCounts> = diesel::sql_query(watch_sql(event_id, now_ms)).load(conn)?;
-    let seats = super::events::seats_taken(conn, event_id)?;
-    let records = |id: i32, mode: &str, counted_only: bool| -> i64 {
-        counts
-            .iter()
-            .filter(|c| c.session_id == id && c.mode == mode && (c.counted || !counted_only))
-            .map(|c| c.n)
-            .sum()
-    };
-    let watched = |id: i32| watch.iter().find(|w| w.session_id == id);
-    let seat = |id: i32, mode| {
-        seats
-            .iter()
-            .find(|(s, m, _)| *s == id && *m == mode)
-            .map_or(0, |(_, _, n)| *n)
-    };
-    use crate::domain::AttendanceMode::{Offline, Online};
-    Ok(sessions
+    let sql = session_stats_sql(conn, event_id, now_ms);
+    let rows: Vec<SessionRow> = diesel::sql_query(sql).load(conn)?;
+    Ok(rows
         .into_iter()
         .map(|s| SessionStats {
-            in_person: records(s.id, "offline", false),
-            online: records(s.id, "online", true),
-            online_joined: records(s.id, "online", false),
-            watching_now: watched(s.id).map_or(0, |w| w.watching_now),
-            minutes_watched: watched(s.id).map_or(0, |w| w.seconds / 60),
-            online_min_minutes: s.online_min_minutes,
-            registered_offline: seat(s.id, Offline),
-            registered_online: seat(s.id, Online),
-            starts_at: timefmt::rfc3339(s.starts_at),
             slug: s.slug,
             title: s.title,
+            starts_at: timefmt::rfc3339(s.starts_at),
+            in_person: s.in_person,
+            online: s.online,
+            online_joined: s.online_joined,
+            watching_now: s.watching_now,
+            minutes_watched: s.seconds_watched / 60,
+            online_min_minutes: s.online_min_minutes,
+            registered_offline: s.registered_offline,
+            registered_online: s.registered_online,
             capacity_offline: s.capacity_offline,
             capacity_online: s.capacity_online,
         })
         .collect())
 }
 
-/// Grouped by the covering index's own columns: no expression per record
-/// (`SUM(CASE …)` over 500,000 records took twice as long).
-fn session_counts_sql(event_id: i32) -> String {
+/// Each session of the event with its records, watchers and seats taken,
+/// in one statement: the live hub recomputes these a dozen times a second
+/// with 10,000 dashboards open, and on PostgreSQL each statement is a round
+/// trip that waited ~1 ms for the busy CPUs (four statements took 4-5 ms
+/// more than their work; BENCHMARKS.md, history 52).
+fn session_stats_sql(conn: &DbConnection, event_id: i32, now_ms: i64) -> String {
     format!(
-        "SELECT session_id, mode, counted, COUNT(*) AS n FROM attendance \
-         WHERE event_id = {event_id} AND session_id IS NOT NULL \
-         GROUP BY session_id, mode, counted"
+        "SELECT s.slug, s.title, s.starts_at, s.online_min_minutes, \
+                s.capacity_offline, s.capacity_online, \
+                CAST(COALESCE(r.in_person, 0) AS BIGINT) AS in_person, \
+                CAST(COALESCE(r.online, 0) AS BIGINT) AS online, \
+                CAST(COALESCE(r.online_joined, 0) AS BIGINT) AS online_joined, \
+                CAST(COALESCE(w.watching_now, 0) AS BIGINT) AS watching_now, \
+                CAST(COALESCE(w.seconds, 0) AS BIGINT) AS seconds_watched, \
+                CAST(COALESCE(offline_seats.taken, 0) AS BIGINT) AS registered_offline, \
+                CAST(COALESCE(online_seats.taken, 0) AS BIGINT) AS registered_online \
+         FROM agenda_sessions s \
+         LEFT JOIN ( \
+             SELECT session_id, \
+                    SUM(CASE WHEN mode = 'offline' THEN n ELSE 0 END) AS in_person, \
+                    SUM(CASE WHEN mode = 'online' AND counted THEN n ELSE 0 END) AS online, \
+                    SUM(CASE WHEN mode = 'online' THEN n ELSE 0 END) AS online_joined \
+             FROM ({counts}) counts GROUP BY session_id) r ON r.session_id = s.id \
+         LEFT JOIN ({watch}) w ON w.session_id = s.id \
+         LEFT JOIN session_seats offline_seats \
+             ON offline_seats.session_id = s.id AND offline_seats.seat = 'offline' \
+         LEFT JOIN session_seats online_seats \
+             ON online_seats.session_id = s.id AND online_seats.seat = 'online' \
+         WHERE s.event_id = {event_id} \
+         ORDER BY s.starts_at, s.id",
+        counts = session_counts_sql(conn, event_id),
+        watch = watch_sql(event_id, now_ms),
     )
+}
+
+/// An event's records per session, mode and counted flag, counts of none
+/// left out.
+pub fn session_counts(
+    conn: &mut DbConnection,
+    event_id: i32,
+) -> Result<Vec<SessionCount>, DbError> {
+    let sql = session_counts_sql(conn, event_id);
+    Ok(diesel::sql_query(sql).load(conn)?)
+}
+
+/// PostgreSQL sums the changes its triggers record per count (migration
+/// `session_counts`: counting the records took 4.3 ms at 12,000 of them);
+/// SQLite counts the records, grouped by the covering index's own columns:
+/// no expression per record (`SUM(CASE …)` over 500,000 records took twice
+/// as long).
+fn session_counts_sql(conn: &DbConnection, event_id: i32) -> String {
+    match conn {
+        DbConnection::Postgresql(_) => format!(
+            "SELECT session_id, mode, counted, CAST(SUM(records) AS BIGINT) AS n \
+             FROM session_count_changes WHERE event_id = {event_id} \
+             GROUP BY session_id, mode, counted HAVING SUM(records) <> 0"
+        ),
+        DbConnection::Sqlite(_) => format!(
+            "SELECT session_id, mode, counted, COUNT(*) AS n FROM attendance \
+             WHERE event_id = {event_id} AND session_id IS NOT NULL \
+             GROUP BY session_id, mode, counted"
+        ),
+    }
 }
 
 fn watch_sql(event_id: i32, now_ms: i64) -> String {
@@ -562,8 +645,7 @@ pub fn explain_event_stats(
 ) -> Result<String, DbError> {
     let statements = [
         ("participant grid", participant_grid_sql(conn, event_id)),
-        ("session counts", session_counts_sql(event_id)),
-        ("watching", watch_sql(event_id, now_ms)),
+        ("sessions", session_stats_sql(conn, event_id, now_ms)),
         ("arrivals per minute", arrivals_sql(event_id, now_ms)),
         (
             "arrivals per quarter",

@@ -227,18 +227,44 @@ fn forum_id(conn: &mut rollcall::db::DbConnection) -> Result<i32, rollcall::db::
 }
 
 /// The report's participant grid (counters kept by triggers on SQLite,
-/// changes per cell recorded by triggers and summed on PostgreSQL) against
-/// a recount from the records themselves, after each kind of write that
-/// can change it, and again once its changes are folded; `attended` is
-/// what the grid then says, as (in person, online only, not at all).
-async fn grid_agrees(app: &TestApp, step: &str, attended: (i64, i64, i64)) {
+/// changes per cell recorded by triggers and summed on PostgreSQL) and the
+/// session counts (changes per count on PostgreSQL) against a recount from
+/// the records themselves, after each kind of write that can change them,
+/// and again once their changes are folded; `attended` is what the grid
+/// then says, as (in person, online only, not at all).
+async fn counts_agree(app: &TestApp, step: &str, attended: (i64, i64, i64)) {
     use diesel::prelude::*;
-    use rollcall::db::stats::{fold_grid_changes, participant_grid, GridRow};
+    use rollcall::db::stats::{fold_changes, participant_grid, session_counts, SessionCount};
+    let (mut sessions, mut sessions_folded, mut sessions_recount) = app
+        .db(|conn| {
+            let event_id = forum_id(conn)?;
+            let counts = session_counts(conn, event_id)?;
+            fold_changes(conn, event_id)?;
+            let folded = session_counts(conn, event_id)?;
+            let recount: Vec<SessionCount> = diesel::sql_query(format!(
+                "SELECT session_id, mode, counted, COUNT(*) AS n FROM attendance \
+                 WHERE event_id = {event_id} AND session_id IS NOT NULL \
+                 GROUP BY session_id, mode, counted"
+            ))
+            .load(conn)?;
+            Ok((counts, folded, recount))
+        })
+        .await;
+    sessions.sort();
+    sessions_folded.sort();
+    sessions_recount.sort();
+    assert_eq!(sessions, sessions_recount, "sessions after {step}");
+    assert_eq!(
+        sessions_folded, sessions_recount,
+        "sessions after {step}, folded"
+    );
+
+    use rollcall::db::stats::GridRow;
     let (mut grid, mut folded, mut recount) = app
         .db(|conn| {
             let event_id = forum_id(conn)?;
             let grid = participant_grid(conn, event_id)?;
-            fold_grid_changes(conn, event_id)?;
+            fold_changes(conn, event_id)?;
             let folded = participant_grid(conn, event_id)?;
             let recount: Vec<GridRow> = diesel::sql_query(format!(
                 "SELECT country, mode, category, status, attended, COUNT(*) AS n FROM ( \
@@ -287,7 +313,8 @@ async fn run_sql(app: &TestApp, sql: &str) {
 }
 
 #[actix_web::test]
-async fn the_participant_grid_agrees_with_a_recount_through_every_kind_of_change() {
+async fn the_participant_grid_and_session_counts_agree_with_a_recount_through_every_kind_of_change()
+{
     let app = TestApp::spawn().await;
     app.open_all_doors().await;
     app.lift_capacities().await;
@@ -309,7 +336,7 @@ async fn the_participant_grid_agrees_with_a_recount_through_every_kind_of_change
         let id = app.participant_id(&code).await.unwrap();
         people.push((code, page, id));
     }
-    grid_agrees(&app, "registering", (0, 0, 5)).await;
+    counts_agree(&app, "registering", (0, 0, 5)).await;
 
     let scan = |who: usize, session: Option<&str>| {
         let mut body = json!({"code": people[who].0, "door": "North"});
@@ -329,14 +356,14 @@ async fn the_participant_grid_agrees_with_a_recount_through_every_kind_of_change
     };
     scan(0, Some("keynote")).await;
     scan(0, Some("webinar")).await;
-    grid_agrees(&app, "two scans of one person", (1, 0, 4)).await;
+    counts_agree(&app, "two scans of one person", (1, 0, 4)).await;
 
     app.get(&format!("{}/join/keynote", people[2].1)).await;
-    grid_agrees(&app, "an online join", (1, 1, 3)).await;
+    counts_agree(&app, "an online join", (1, 1, 3)).await;
 
     set_webinar_minimum(&app, 10).await;
     app.get(&format!("{}/join/webinar", people[3].1)).await;
-    grid_agrees(&app, "a join short of the minimum", (1, 1, 3)).await;
+    counts_agree(&app, "a join short of the minimum", (1, 1, 3)).await;
     let g3 = people[3].2;
     run_sql(
         &app,
@@ -346,19 +373,19 @@ async fn the_participant_grid_agrees_with_a_recount_through_every_kind_of_change
     ),
     )
     .await;
-    grid_agrees(&app, "enough minutes watched", (1, 2, 2)).await;
+    counts_agree(&app, "enough minutes watched", (1, 2, 2)).await;
     set_webinar_minimum(&app, 20).await;
-    grid_agrees(&app, "the minimum raised", (1, 1, 3)).await;
+    counts_agree(&app, "the minimum raised", (1, 1, 3)).await;
 
     scan(2, Some("keynote")).await;
-    grid_agrees(&app, "an online record turned in person", (2, 0, 3)).await;
+    counts_agree(&app, "an online record turned in person", (2, 0, 3)).await;
 
     let g0 = people[0].2;
     run_sql(&app, &format!(
         "UPDATE participants SET country = 'FR', mode = 'online', category = 'speaker' WHERE id = {g0}"
     ))
     .await;
-    grid_agrees(&app, "an attended person edited", (2, 0, 3)).await;
+    counts_agree(&app, "an attended person edited", (2, 0, 3)).await;
     run_sql(
         &app,
         &format!(
@@ -367,25 +394,44 @@ async fn the_participant_grid_agrees_with_a_recount_through_every_kind_of_change
         ),
     )
     .await;
-    grid_agrees(&app, "one of two records undone", (2, 0, 3)).await;
+    counts_agree(&app, "one of two records undone", (2, 0, 3)).await;
     run_sql(
         &app,
         &format!("DELETE FROM attendance WHERE participant_id = {g0}"),
     )
     .await;
-    grid_agrees(&app, "the last record undone", (1, 0, 4)).await;
+    counts_agree(&app, "the last record undone", (1, 0, 4)).await;
 
     scan(1, None).await;
     app.cancel_registration(&people[1].1).await;
-    grid_agrees(&app, "an attended person cancelled", (2, 0, 3)).await;
+    counts_agree(&app, "an attended person cancelled", (2, 0, 3)).await;
 
     set_webinar_minimum(&app, 0).await;
-    grid_agrees(&app, "the minimum lowered", (2, 1, 2)).await;
+    counts_agree(&app, "the minimum lowered", (2, 1, 2)).await;
     run_sql(&app, "DELETE FROM agenda_sessions WHERE slug = 'webinar'").await;
-    grid_agrees(&app, "a session deleted", (2, 0, 3)).await;
+    counts_agree(&app, "a session deleted", (2, 0, 3)).await;
     let g2 = people[2].2;
     run_sql(&app, &format!("DELETE FROM participants WHERE id = {g2}")).await;
-    grid_agrees(&app, "an attended person deleted", (1, 0, 3)).await;
+    counts_agree(&app, "an attended person deleted", (1, 0, 3)).await;
+    // The event's counts go with it, and its records' deletion leaves none.
+    let forum = app.db(forum_id).await;
+    run_sql(&app, &format!("DELETE FROM events WHERE id = {forum}")).await;
+    let left: i64 = app
+        .db(move |conn| {
+            use diesel::prelude::*;
+            let sql = match conn {
+                rollcall::db::DbConnection::Postgresql(_) => format!(
+                    "SELECT (SELECT COUNT(*) FROM participant_grid_changes WHERE event_id = {forum}) \
+                          + (SELECT COUNT(*) FROM session_count_changes WHERE event_id = {forum})"
+                ),
+                rollcall::db::DbConnection::Sqlite(_) => {
+                    format!("SELECT COUNT(*) FROM participant_grid WHERE event_id = {forum}")
+                }
+            };
+            Ok(diesel::dsl::sql::<diesel::sql_types::BigInt>(&sql).get_result(conn)?)
+        })
+        .await;
+    assert_eq!(left, 0, "counts left behind by the deleted event");
 }
 
 /// A fold of the grid's changes while another connection's change is not
@@ -407,7 +453,7 @@ async fn a_grid_change_committed_after_a_fold_still_counts() {
             )?;
             // The registration's change, not yet folded, makes this fold
             // run while the edit's is not committed.
-            let folding = rollcall::db::stats::fold_grid_changes(&mut other, event_id);
+            let folding = rollcall::db::stats::fold_changes(&mut other, event_id);
             let unfolded = match &mut *other {
                 rollcall::db::DbConnection::Postgresql(_) => {
                     diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
@@ -423,7 +469,7 @@ async fn a_grid_change_committed_after_a_fold_still_counts() {
         })
         .await;
     assert_eq!(unfolded_after_fold, 0, "the fold ran");
-    grid_agrees(&app, "an edit committed after a fold", (0, 0, 1)).await;
+    counts_agree(&app, "an edit committed after a fold", (0, 0, 1)).await;
     let countries: Vec<String> = app
         .db(|conn| {
             use rollcall::db::stats::participant_grid;
