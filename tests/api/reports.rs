@@ -226,47 +226,51 @@ fn forum_id(conn: &mut rollcall::db::DbConnection) -> Result<i32, rollcall::db::
     Ok(forum.expect("the test app has the forum").id)
 }
 
-/// The report's participant grid (counters kept by triggers on SQLite,
-/// changes per cell recorded by triggers and summed on PostgreSQL) and the
-/// session counts (changes per count on PostgreSQL) against a recount from
-/// the records themselves, after each kind of write that can change them,
-/// and again once their changes are folded; `attended` is what the grid
-/// then says, as (in person, online only, not at all).
+/// The numbers kept as changes (the report's participant grid: counters
+/// kept by triggers on SQLite, changes per cell recorded by triggers and
+/// summed on PostgreSQL; the session counts and the arrivals per minute:
+/// changes on PostgreSQL) against a recount from the records themselves,
+/// after each kind of write that can change them, and again once their
+/// changes are folded; `attended` is what the grid then says, as (in
+/// person, online only, not at all).
 async fn counts_agree(app: &TestApp, step: &str, attended: (i64, i64, i64)) {
     use diesel::prelude::*;
-    use rollcall::db::stats::{fold_changes, participant_grid, session_counts, SessionCount};
-    let (mut sessions, mut sessions_folded, mut sessions_recount) = app
+    use rollcall::db::stats::{
+        arrivals, fold_changes, participant_grid, session_counts, GridRow, SessionCount,
+    };
+    #[derive(QueryableByName)]
+    struct Minute {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        minute: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    type Arrivals = Vec<(String, i64)>;
+    type Counts = (Vec<GridRow>, Vec<SessionCount>, Arrivals);
+    let (mut kept, mut folded, mut recount): (Counts, Counts, Counts) = app
         .db(|conn| {
             let event_id = forum_id(conn)?;
-            let counts = session_counts(conn, event_id)?;
+            let now = rollcall::db::now_ms();
+            let arrived =
+                |conn: &mut rollcall::db::DbConnection| -> Result<Arrivals, rollcall::db::DbError> {
+                    Ok(arrivals(conn, event_id, now)?
+                        .into_iter()
+                        .filter(|m| m.count != 0)
+                        .map(|m| (m.minute, m.count))
+                        .collect())
+                };
+            let read =
+                |conn: &mut rollcall::db::DbConnection| -> Result<Counts, rollcall::db::DbError> {
+                    Ok((
+                        participant_grid(conn, event_id)?,
+                        session_counts(conn, event_id)?,
+                        arrived(conn)?,
+                    ))
+                };
+            let kept = read(conn)?;
             fold_changes(conn, event_id)?;
-            let folded = session_counts(conn, event_id)?;
-            let recount: Vec<SessionCount> = diesel::sql_query(format!(
-                "SELECT session_id, mode, counted, COUNT(*) AS n FROM attendance \
-                 WHERE event_id = {event_id} AND session_id IS NOT NULL \
-                 GROUP BY session_id, mode, counted"
-            ))
-            .load(conn)?;
-            Ok((counts, folded, recount))
-        })
-        .await;
-    sessions.sort();
-    sessions_folded.sort();
-    sessions_recount.sort();
-    assert_eq!(sessions, sessions_recount, "sessions after {step}");
-    assert_eq!(
-        sessions_folded, sessions_recount,
-        "sessions after {step}, folded"
-    );
-
-    use rollcall::db::stats::GridRow;
-    let (mut grid, mut folded, mut recount) = app
-        .db(|conn| {
-            let event_id = forum_id(conn)?;
-            let grid = participant_grid(conn, event_id)?;
-            fold_changes(conn, event_id)?;
-            let folded = participant_grid(conn, event_id)?;
-            let recount: Vec<GridRow> = diesel::sql_query(format!(
+            let folded = read(conn)?;
+            let grid: Vec<GridRow> = diesel::sql_query(format!(
                 "SELECT country, mode, category, status, attended, COUNT(*) AS n FROM ( \
                    SELECT p.country, p.mode, p.category, p.status, \
                      COALESCE((SELECT MAX(CASE WHEN a.mode = 'offline' THEN 1 ELSE 0 END) \
@@ -276,16 +280,42 @@ async fn counts_agree(app: &TestApp, step: &str, attended: (i64, i64, i64)) {
                  GROUP BY country, mode, category, status, attended"
             ))
             .load(conn)?;
-            Ok((grid, folded, recount))
+            let sessions: Vec<SessionCount> = diesel::sql_query(format!(
+                "SELECT session_id, mode, counted, COUNT(*) AS n FROM attendance \
+                 WHERE event_id = {event_id} AND session_id IS NOT NULL \
+                 GROUP BY session_id, mode, counted"
+            ))
+            .load(conn)?;
+            let hour_starts = (now / 60_000 - 59) * 60_000;
+            let minutes: Vec<Minute> = diesel::sql_query(format!(
+                "SELECT recorded_at / 60000 AS minute, COUNT(*) AS n FROM attendance \
+                 WHERE event_id = {event_id} AND recorded_at >= {hour_starts} \
+                   AND recorded_at <= {now} \
+                 GROUP BY recorded_at / 60000"
+            ))
+            .load(conn)?;
+            let minutes = minutes
+                .into_iter()
+                .map(|m| (rollcall::timefmt::rfc3339(m.minute * 60_000), m.n))
+                .collect();
+            Ok((kept, folded, (grid, sessions, minutes)))
         })
         .await;
-    grid.sort();
-    folded.sort();
-    recount.sort();
-    assert_eq!(grid, recount, "after {step}");
-    assert_eq!(folded, recount, "after {step}, folded");
+    for counts in [&mut kept, &mut folded, &mut recount] {
+        counts.0.sort();
+        counts.1.sort();
+        counts.2.sort();
+    }
+    assert_eq!(kept.0, recount.0, "grid after {step}");
+    assert_eq!(folded.0, recount.0, "grid after {step}, folded");
+    assert_eq!(kept.1, recount.1, "sessions after {step}");
+    assert_eq!(folded.1, recount.1, "sessions after {step}, folded");
+    assert_eq!(kept.2, recount.2, "arrivals after {step}");
+    assert_eq!(folded.2, recount.2, "arrivals after {step}, folded");
     let total = |value: i32| {
-        grid.iter()
+        recount
+            .0
+            .iter()
             .filter(|r| r.attended == value)
             .map(|r| r.n)
             .sum()
@@ -379,6 +409,15 @@ async fn the_participant_grid_and_session_counts_agree_with_a_recount_through_ev
 
     scan(2, Some("keynote")).await;
     counts_agree(&app, "an online record turned in person", (2, 0, 3)).await;
+    let g2 = people[2].2;
+    run_sql(
+        &app,
+        &format!(
+            "UPDATE attendance SET recorded_at = recorded_at - 600000 WHERE participant_id = {g2}"
+        ),
+    )
+    .await;
+    counts_agree(&app, "records moved ten minutes back", (2, 0, 3)).await;
 
     let g0 = people[0].2;
     run_sql(&app, &format!(
@@ -410,7 +449,6 @@ async fn the_participant_grid_and_session_counts_agree_with_a_recount_through_ev
     counts_agree(&app, "the minimum lowered", (2, 1, 2)).await;
     run_sql(&app, "DELETE FROM agenda_sessions WHERE slug = 'webinar'").await;
     counts_agree(&app, "a session deleted", (2, 0, 3)).await;
-    let g2 = people[2].2;
     run_sql(&app, &format!("DELETE FROM participants WHERE id = {g2}")).await;
     counts_agree(&app, "an attended person deleted", (1, 0, 3)).await;
     // The event's counts go with it, and its records' deletion leaves none.
@@ -422,7 +460,8 @@ async fn the_participant_grid_and_session_counts_agree_with_a_recount_through_ev
             let sql = match conn {
                 rollcall::db::DbConnection::Postgresql(_) => format!(
                     "SELECT (SELECT COUNT(*) FROM participant_grid_changes WHERE event_id = {forum}) \
-                          + (SELECT COUNT(*) FROM session_count_changes WHERE event_id = {forum})"
+                          + (SELECT COUNT(*) FROM session_count_changes WHERE event_id = {forum}) \
+                          + (SELECT COUNT(*) FROM arrival_changes WHERE event_id = {forum})"
                 ),
                 rollcall::db::DbConnection::Sqlite(_) => {
                     format!("SELECT COUNT(*) FROM participant_grid WHERE event_id = {forum}")
