@@ -533,20 +533,23 @@ fn arrivals_sql(conn: &DbConnection, event_id: i32, now_ms: i64) -> String {
     let first = this_minute - (ARRIVAL_MINUTES - 1);
     let count = match conn {
         DbConnection::Postgresql(_) => format!(
-            "SELECT COALESCE(SUM(records), 0) FROM arrival_changes \
-             WHERE event_id = {event_id} AND minute = m.minute"
+            "SELECT CAST(COALESCE(SUM(records), 0) AS BIGINT) FROM arrival_changes \
+             WHERE event_id = {event_id} AND minute = m.start / {MINUTE_MS}"
         ),
         DbConnection::Sqlite(_) => format!(
             "SELECT COUNT(*) FROM attendance \
-             WHERE event_id = {event_id} AND recorded_at >= m.minute * {MINUTE_MS} \
-               AND recorded_at < (m.minute + 1) * {MINUTE_MS}"
+             WHERE event_id = {event_id} AND recorded_at >= m.start \
+               AND recorded_at < m.start + {MINUTE_MS}"
         ),
     };
     format!(
-        "WITH RECURSIVE m(minute) AS ( \
-             SELECT CAST({first} AS BIGINT) UNION ALL \
-             SELECT minute + 1 FROM m WHERE minute < {this_minute}) \
-         SELECT minute, CAST(({count}) AS BIGINT) AS n FROM m ORDER BY minute"
+        "WITH RECURSIVE m(start) AS ( \
+             SELECT CAST({from} AS BIGINT) UNION ALL \
+             SELECT start + {MINUTE_MS} FROM m WHERE start < {last}) \
+         SELECT start / {MINUTE_MS} AS minute, ({count}) AS n \
+         FROM m ORDER BY start",
+        from = first * MINUTE_MS,
+        last = this_minute * MINUTE_MS,
     )
 }
 

@@ -343,8 +343,7 @@ async fn run_sql(app: &TestApp, sql: &str) {
 }
 
 #[actix_web::test]
-async fn the_participant_grid_and_session_counts_agree_with_a_recount_through_every_kind_of_change()
-{
+async fn the_counts_kept_as_changes_agree_with_a_recount_through_every_kind_of_change() {
     let app = TestApp::spawn().await;
     app.open_all_doors().await;
     app.lift_capacities().await;
