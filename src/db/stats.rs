@@ -455,8 +455,8 @@ fn session_stats_sql(conn: &DbConnection, event_id: i32, now_ms: i64) -> String 
     )
 }
 
-/// An event's records per session, mode and counted flag, counts of none
-/// left out.
+/// An event's records per session, mode and counted flag (counts of zero
+/// left out).
 pub fn session_counts(
     conn: &mut DbConnection,
     event_id: i32,
@@ -466,7 +466,7 @@ pub fn session_counts(
 }
 
 /// PostgreSQL sums the changes its triggers record per count (migration
-/// `session_counts`: counting the records took 4.3 ms at 12,000 of them);
+/// `live_counts`: counting the records took 4.3 ms at 12,000 of them);
 /// SQLite counts the records, grouped by the covering index's own columns:
 /// no expression per record (`SUM(CASE …)` over 500,000 records took twice
 /// as long).
