@@ -21,7 +21,12 @@ use diesel::query_builder::AstPass;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use diesel::sqlite::Sqlite;
 use serde::Deserialize;
-use std::collections::{HashMap, HashSet};
+// The batch's maps are keyed by codes, scan ids and people: foldhash
+// instead of SipHash, which was 5 % of the door writer's instructions
+// (4.2 % fewer with it: `writer-cpu` under callgrind, BENCHMARKS.md
+// history 53). Still seeded per process, so a client can't choose keys
+// that collide.
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
 /// Who is being checked in: a scanned code, or a person picked by name
