@@ -24,8 +24,9 @@ use serde::Deserialize;
 // The batch's maps are keyed by codes, scan ids and people: foldhash
 // instead of SipHash, which was 5 % of the door writer's instructions
 // (4.2 % fewer with it: `writer-cpu` under callgrind, BENCHMARKS.md
-// history 53). Still seeded per process, so a client can't choose keys
-// that collide.
+// history 53). foldhash seeds each map afresh, so no fixed list of keys
+// collides, but it doesn't claim to stop an attacker who studies it;
+// here that costs little, as a map holds one batch (`MAX_BATCH` scans).
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
