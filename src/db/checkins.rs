@@ -1134,11 +1134,7 @@ fn decide(conn: &mut DbConnection, req: &CheckinRequest) -> Result<Decided, DbEr
             diesel::update(agenda_sessions::table.find(session.id))
                 .set(agenda_sessions::id.eq(agenda_sessions::id))
                 .execute(conn)?;
-            let inside: i64 = att::table
-                .filter(att::session_id.eq(session.id))
-                .filter(att::mode.eq(AttendanceMode::Offline.as_str()))
-                .count()
-                .get_result(conn)?;
+            let inside = super::stats::in_person_records(conn, req.event.id, session.id)?;
             if inside >= i64::from(capacity) {
                 return reject(answer, RejectReason::SessionFull, Some(p.id));
             }

@@ -485,6 +485,37 @@ fn session_counts_sql(conn: &DbConnection, event_id: i32) -> String {
     }
 }
 
+/// A session's records in person: what its room's capacity is checked
+/// against. PostgreSQL sums the session's counts (migration
+/// `lighter_door_insert` dropped the index that counted the records);
+/// SQLite counts the records from its covering index.
+pub fn in_person_records(
+    conn: &mut DbConnection,
+    event_id: i32,
+    session_id: i32,
+) -> Result<i64, DbError> {
+    #[derive(QueryableByName)]
+    struct Total {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let sql = match conn {
+        DbConnection::Postgresql(_) => {
+            "SELECT CAST(COALESCE(SUM(records), 0) AS BIGINT) AS n FROM session_count_changes \
+             WHERE event_id = $1 AND session_id = $2 AND mode = 'offline'"
+        }
+        DbConnection::Sqlite(_) => {
+            "SELECT COUNT(*) AS n FROM attendance \
+             WHERE event_id = ? AND session_id = ? AND mode = 'offline'"
+        }
+    };
+    let total: Total = diesel::sql_query(sql)
+        .bind::<Integer, _>(event_id)
+        .bind::<Integer, _>(session_id)
+        .get_result(conn)?;
+    Ok(total.n)
+}
+
 fn watch_sql(event_id: i32, now_ms: i64) -> String {
     format!(
         "SELECT session_id, \
