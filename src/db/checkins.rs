@@ -97,29 +97,26 @@ pub fn record_scans(
     conn: &mut DbConnection,
     scans: &[ScanRequest],
 ) -> Result<Vec<ScanOutcome>, DbError> {
-    super::keyed_write_transaction_after(
-        conn,
-        |conn| admit(conn, scans),
-        |conn, (outcomes, requests)| {
-            let batch = BatchState::load(conn, &requests)?;
-            Ok::<_, DbError>((outcomes, requests, batch))
-        },
-        |conn, (outcomes, requests, batch)| {
-            let mut answers = decide_batch(conn, &requests, batch)?
-                .into_iter()
-                .zip(&requests);
-            outcomes
-                .into_iter()
-                .map(|outcome| match outcome {
-                    Some(refused) => Ok(Err(refused)),
-                    None => answers
-                        .next()
-                        .map(|(answer, req)| Ok(Ok((req.event.id, answer))))
-                        .unwrap_or_else(|| Err(DbError::Corrupt("a scan lost its answer".into()))),
-                })
-                .collect()
-        },
-    )
+    let read = |conn: &mut DbConnection| {
+        let (outcomes, requests) = admit(conn, scans)?;
+        let batch = BatchState::load(conn, &requests)?;
+        Ok::<_, DbError>((outcomes, requests, batch))
+    };
+    super::keyed_write_transaction(conn, read, |conn, (outcomes, requests, batch)| {
+        let mut answers = decide_batch(conn, &requests, batch)?
+            .into_iter()
+            .zip(&requests);
+        outcomes
+            .into_iter()
+            .map(|outcome| match outcome {
+                Some(refused) => Ok(Err(refused)),
+                None => answers
+                    .next()
+                    .map(|(answer, req)| Ok(Ok((req.event.id, answer))))
+                    .unwrap_or_else(|| Err(DbError::Corrupt("a scan lost its answer".into()))),
+            })
+            .collect()
+    })
 }
 
 /// Who sent each scan, and the event and session it names: for each scan

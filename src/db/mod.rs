@@ -376,36 +376,6 @@ where
     )
 }
 
-/// [`keyed_write_transaction`] with lookups in small tables first (the
-/// door batch's tokens, event and session), run before its settings: they
-/// find a handful of rows whatever their plan, and with `enable_seqscan =
-/// off` PostgreSQL made a custom plan for each of their `= ANY($1)` runs,
-/// 0.24 ms of planning a batch against 0.07 ms of running them
-/// (`pg_stat_statements` through a door rush; BENCHMARKS.md, history 55).
-pub fn keyed_write_transaction_after<L, R, T, E>(
-    conn: &mut DbConnection,
-    mut look_up: impl FnMut(&mut DbConnection) -> Result<L, E>,
-    mut read: impl FnMut(&mut DbConnection, L) -> Result<R, E>,
-    mut write: impl FnMut(&mut DbConnection, R) -> Result<T, E>,
-) -> Result<T, E>
-where
-    E: TransactionError,
-{
-    begin(conn, "BEGIN IMMEDIATE", "BEGIN", |conn| {
-        let looked_up = look_up(conn)?;
-        if let DbConnection::Postgresql(pg) = conn {
-            pg.batch_execute(
-                "SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_custom_plan",
-            )?;
-        }
-        let found = read(conn, looked_up)?;
-        if let DbConnection::Postgresql(pg) = conn {
-            pg.batch_execute("SET LOCAL plan_cache_mode = DEFAULT")?;
-        }
-        write(conn, found)
-    })
-}
-
 /// How many times in all a transaction runs when PostgreSQL aborts it for
 /// a reason that running it again cures.
 const ATTEMPTS: u32 = 3;
