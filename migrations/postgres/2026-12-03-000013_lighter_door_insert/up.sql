@@ -33,9 +33,6 @@ DROP INDEX attendance_tally;
 ALTER TABLE participant_grid_changes DROP CONSTRAINT participant_grid_changes_event_id_fkey;
 ALTER TABLE session_count_changes DROP CONSTRAINT session_count_changes_event_id_fkey;
 ALTER TABLE arrival_changes DROP CONSTRAINT arrival_changes_event_id_fkey;
-DELETE FROM participant_grid_changes c WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = c.event_id);
-DELETE FROM session_count_changes c WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = c.event_id);
-DELETE FROM arrival_changes c WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = c.event_id);
 
 CREATE FUNCTION event_changes_removed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
