@@ -90,33 +90,33 @@ pub type ScanOutcome = Result<(i32, CheckinAnswer), ScanRefusal>;
 
 /// Looks up who sent each scan and where it is for (one query per kind for
 /// the whole batch), checks they may scan there, then decides and records
-/// those that may (as [`record_batch`] does), all in one transaction: on
-/// SQLite each statement outside one would take and give back its own read
-/// lock.
+/// those that may (as [`record_batch`] does) in one transaction. The
+/// lookups run inside it on SQLite, before it on PostgreSQL
+/// ([`super::keyed_write_transaction_after`]).
 pub fn record_scans(
     conn: &mut DbConnection,
     scans: &[ScanRequest],
 ) -> Result<Vec<ScanOutcome>, DbError> {
-    let read = |conn: &mut DbConnection| {
-        let (outcomes, requests) = admit(conn, scans)?;
-        let batch = BatchState::load(conn, &requests)?;
-        Ok::<_, DbError>((outcomes, requests, batch))
-    };
-    super::keyed_write_transaction(conn, read, |conn, (outcomes, requests, batch)| {
-        let mut answers = decide_batch(conn, &requests, batch)?
-            .into_iter()
-            .zip(&requests);
-        outcomes
-            .into_iter()
-            .map(|outcome| match outcome {
-                Some(refused) => Ok(Err(refused)),
-                None => answers
-                    .next()
-                    .map(|(answer, req)| Ok(Ok((req.event.id, answer))))
-                    .unwrap_or_else(|| Err(DbError::Corrupt("a scan lost its answer".into()))),
-            })
-            .collect()
-    })
+    super::keyed_write_transaction_after(
+        conn,
+        |conn| admit(conn, scans),
+        |conn, (_, requests)| BatchState::load(conn, requests),
+        |conn, (outcomes, requests), batch| {
+            let mut answers = decide_batch(conn, requests, batch)?
+                .into_iter()
+                .zip(requests);
+            outcomes
+                .iter()
+                .map(|outcome| match outcome {
+                    Some(refused) => Ok(Err(refused.clone())),
+                    None => answers
+                        .next()
+                        .map(|(answer, req)| Ok(Ok((req.event.id, answer))))
+                        .unwrap_or_else(|| Err(DbError::Corrupt("a scan lost its answer".into()))),
+                })
+                .collect()
+        },
+    )
 }
 
 /// Who sent each scan, and the event and session it names: for each scan

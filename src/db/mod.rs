@@ -376,6 +376,44 @@ where
     )
 }
 
+/// [`keyed_write_transaction`] after lookups in small tables (a door
+/// batch's token, event and session), whose result `read` and `write` get.
+/// On PostgreSQL the lookups run before `BEGIN`, on the connection's cached
+/// plans: they find a handful of rows whatever their plan, and under the
+/// transaction's `enable_seqscan = off` each of their `= ANY($1)` runs was
+/// planned afresh, 0.24 ms of planning a batch against 0.07 ms of running
+/// (`pg_stat_statements`, door rush; BENCHMARKS.md, history 55). Changing
+/// the settings after them inside the transaction cost a round trip of its
+/// own. On SQLite they run inside the transaction: outside one, each
+/// statement would take and give back its own read lock.
+pub fn keyed_write_transaction_after<L, R, T, E>(
+    conn: &mut DbConnection,
+    mut look_up: impl FnMut(&mut DbConnection) -> Result<L, E>,
+    mut read: impl FnMut(&mut DbConnection, &L) -> Result<R, E>,
+    mut write: impl FnMut(&mut DbConnection, &L, R) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: TransactionError,
+{
+    if matches!(conn, DbConnection::Postgresql(_)) && !in_transaction(conn) {
+        let looked_up = look_up(conn)?;
+        return keyed_write_transaction(
+            conn,
+            |conn| read(conn, &looked_up),
+            |conn, found| write(conn, &looked_up, found),
+        );
+    }
+    keyed_write_transaction(
+        conn,
+        |conn| {
+            let looked_up = look_up(conn)?;
+            let found = read(conn, &looked_up)?;
+            Ok((looked_up, found))
+        },
+        |conn, (looked_up, found)| write(conn, &looked_up, found),
+    )
+}
+
 /// How many times in all a transaction runs when PostgreSQL aborts it for
 /// a reason that running it again cures.
 const ATTEMPTS: u32 = 3;
