@@ -334,12 +334,22 @@ async fn set_webinar_minimum(app: &TestApp, minutes: i32) {
 }
 
 async fn run_sql(app: &TestApp, sql: &str) {
-    let sql = sql.to_string();
+    if let Err(refused) = try_sql(app, sql.to_string()).await {
+        panic!("{sql}: {refused}");
+    }
+}
+
+/// How the database answers `sql`: the number of rows it changed, or the
+/// kind of error that refused it.
+async fn try_sql(app: &TestApp, sql: String) -> Result<usize, String> {
     app.db(move |conn| {
         use diesel::RunQueryDsl;
-        Ok(diesel::sql_query(sql).execute(conn)?)
+        Ok(diesel::sql_query(sql).execute(conn).map_err(|e| match e {
+            diesel::result::Error::DatabaseError(kind, _) => format!("{kind:?}"),
+            other => other.to_string(),
+        }))
     })
-    .await;
+    .await
 }
 
 #[actix_web::test]
@@ -470,6 +480,75 @@ async fn the_counts_kept_as_changes_agree_with_a_recount_through_every_kind_of_c
         })
         .await;
     assert_eq!(left, 0, "counts left behind by the deleted event");
+}
+
+async fn records_of(app: &TestApp, condition: String) -> i64 {
+    app.db(move |conn| {
+        use diesel::prelude::*;
+        Ok(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+            "SELECT COUNT(*) FROM attendance WHERE {condition}"
+        ))
+        .get_result(conn)?)
+    })
+    .await
+}
+
+/// The database itself keeps every record tied to a person and a session
+/// that exist (its foreign keys, on both backends): a statement naming
+/// someone or some session that isn't there is refused whole, and
+/// deleting a person or a session deletes their records.
+#[actix_web::test]
+async fn records_name_people_and_sessions_that_exist_and_go_with_them() {
+    let app = TestApp::spawn().await;
+    app.open_all_doors().await;
+    let door = app.create_token(EVENT, "door", &[]).await;
+    let mut people = Vec::new();
+    for email in ["k0@example.org", "k1@example.org"] {
+        app.register_ok(email, "offline", &["keynote"]).await;
+        let code = app.code_of(email).await;
+        let (status, answer) = app
+            .scan(
+                &door,
+                json!({"code": code, "door": "North", "session": "keynote"}),
+            )
+            .await;
+        assert_eq!(answer["status"], "accepted", "{status} {answer}");
+        people.push(app.participant_id(&code).await.unwrap());
+    }
+    let forum = app.db(forum_id).await;
+    let (k0, k1) = (people[0], people[1]);
+    let record = |person: i32, session: &str| {
+        format!("({forum}, {person}, {session}, 'offline', 'manual', 0)")
+    };
+    let insert = |rows: Vec<String>| {
+        format!(
+            "INSERT INTO attendance (event_id, participant_id, session_id, mode, source, recorded_at) \
+             VALUES {}",
+            rows.join(", ")
+        )
+    };
+    let tour =
+        format!("(SELECT id FROM agenda_sessions WHERE event_id = {forum} AND slug = 'lab-tour')");
+
+    // k0 on the lab tour is a good record; beside a stranger or a session
+    // that doesn't exist, the statement is refused whole.
+    for bad in [record(999_999, &tour), record(k1, "999999")] {
+        let answer = try_sql(&app, insert(vec![record(k0, &tour), bad.clone()])).await;
+        assert_eq!(answer, Err("ForeignKeyViolation".to_string()), "{bad}");
+    }
+    assert_eq!(records_of(&app, format!("participant_id = {k0}")).await, 1);
+    assert_eq!(try_sql(&app, insert(vec![record(k0, &tour)])).await, Ok(1));
+
+    run_sql(&app, &format!("DELETE FROM participants WHERE id = {k0}")).await;
+    assert_eq!(records_of(&app, format!("participant_id = {k0}")).await, 0);
+    assert_eq!(records_of(&app, format!("participant_id = {k1}")).await, 1);
+
+    run_sql(
+        &app,
+        &format!("DELETE FROM agenda_sessions WHERE event_id = {forum} AND slug = 'keynote'"),
+    )
+    .await;
+    assert_eq!(records_of(&app, format!("participant_id = {k1}")).await, 0);
 }
 
 /// A fold of the grid's changes while another connection's change is not
