@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 pub const PRESENCE_WINDOW_MS: i64 = 20_000;
 
 /// A participant and one session of their event, found from the personal
-/// token and the session slug in one indexed query.
+/// token and the session slug by index.
 #[derive(Clone)]
 pub struct JoinContext {
     pub participant_id: i32,
@@ -36,52 +36,93 @@ pub fn join_context(
 }
 
 /// The [`JoinContext`] of every (personal token, session slug) pair that
-/// exists, by pair, in one statement.
+/// exists, by pair. Four reads of one table each, by index, rather than
+/// one join of the four: a join writer's reads are planned afresh every
+/// batch on PostgreSQL ([`super::keyed_write_transaction`]), and planning
+/// the join took ~0.45 ms a batch against ~0.03 ms for a one-table read,
+/// about a quarter of PostgreSQL's CPU in a keynote burst, where most
+/// batches hold one join (BENCHMARKS.md, history 57).
 fn join_contexts(
     conn: &mut DbConnection,
     pairs: &[(&str, &str)],
 ) -> Result<HashMap<(String, String), JoinContext>, DbError> {
     let tokens: Vec<&str> = pairs.iter().map(|(token, _)| *token).collect();
-    let slugs: Vec<&str> = pairs.iter().map(|(_, slug)| *slug).collect();
-    type Row = (String, i32, i32, String, AgendaSession, Option<i32>, String);
-    let found: Vec<Row> = participants::table
-        .inner_join(events::table)
-        .inner_join(agenda_sessions::table.on(agenda_sessions::event_id.eq(participants::event_id)))
-        .left_join(
-            participant_sessions::table.on(participant_sessions::participant_id
-                .eq(participants::id)
-                .and(participant_sessions::session_id.eq(agenda_sessions::id))),
-        )
+    let people: Vec<(String, i32, i32, String)> = participants::table
         .filter(in_batch(participants::page_token, tokens))
-        .filter(in_batch(agenda_sessions::slug, slugs))
         .select((
             participants::page_token,
             participants::id,
             participants::event_id,
             participants::status,
-            AgendaSession::as_select(),
-            participant_sessions::session_id.nullable(),
-            events::timezone,
         ))
         .load(conn)?;
-    Ok(found
+    if people.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let person_ids: Vec<i32> = people.iter().map(|p| p.1).collect();
+    let mut event_ids: Vec<i32> = people.iter().map(|p| p.2).collect();
+    event_ids.sort_unstable();
+    event_ids.dedup();
+    let slugs: Vec<&str> = pairs.iter().map(|(_, slug)| *slug).collect();
+
+    let sessions: Vec<AgendaSession> = agenda_sessions::table
+        .filter(in_batch(agenda_sessions::event_id, event_ids.clone()))
+        .filter(in_batch(agenda_sessions::slug, slugs))
+        .select(AgendaSession::as_select())
+        .load(conn)?;
+    let timezones: HashMap<i32, String> = events::table
+        .filter(in_batch(events::id, event_ids))
+        .select((events::id, events::timezone))
+        .load::<(i32, String)>(conn)?
         .into_iter()
-        .map(
-            |(token, participant_id, event_id, status, session, registered, timezone)| {
-                (
-                    (token, session.slug.clone()),
-                    JoinContext {
-                        participant_id,
-                        event_id,
-                        cancelled: status == "cancelled",
-                        registered_for_session: registered.is_some(),
-                        session,
-                        timezone,
-                    },
-                )
+        .collect();
+    let session_ids: Vec<i32> = sessions.iter().map(|s| s.id).collect();
+    let registered: HashSet<(i32, i32)> = if session_ids.is_empty() {
+        HashSet::new()
+    } else {
+        participant_sessions::table
+            .filter(in_batch(participant_sessions::participant_id, person_ids))
+            .filter(in_batch(participant_sessions::session_id, session_ids))
+            .select((
+                participant_sessions::participant_id,
+                participant_sessions::session_id,
+            ))
+            .load::<(i32, i32)>(conn)?
+            .into_iter()
+            .collect()
+    };
+
+    let people: HashMap<&str, (i32, i32, &str)> = people
+        .iter()
+        .map(|(token, id, event_id, status)| (token.as_str(), (*id, *event_id, status.as_str())))
+        .collect();
+    let sessions: HashMap<(i32, &str), &AgendaSession> = sessions
+        .iter()
+        .map(|s| ((s.event_id, s.slug.as_str()), s))
+        .collect();
+    let mut found = HashMap::new();
+    for (token, slug) in pairs {
+        let Some(&(participant_id, event_id, status)) = people.get(token) else {
+            continue;
+        };
+        let (Some(session), Some(timezone)) =
+            (sessions.get(&(event_id, *slug)), timezones.get(&event_id))
+        else {
+            continue;
+        };
+        found.insert(
+            (token.to_string(), slug.to_string()),
+            JoinContext {
+                participant_id,
+                event_id,
+                cancelled: status == "cancelled",
+                registered_for_session: registered.contains(&(participant_id, session.id)),
+                session: (*session).clone(),
+                timezone: timezone.clone(),
             },
-        )
-        .collect())
+        );
+    }
+    Ok(found)
 }
 
 /// Why someone may not join a session now (nothing is recorded).
