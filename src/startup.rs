@@ -64,30 +64,39 @@ impl Application {
         // CPU fell by a third and the p99 at 10,000 dashboards went from
         // 260–344 to 217–255 ms (BENCHMARKS.md history 40). SQLite's
         // transactions stay in the process.
-        let (checkin_writers, join_writers, linger) = match config.database {
-            crate::db::DatabaseUrl::Sqlite(_) => (1, 1, None),
-            crate::db::DatabaseUrl::Postgres(_) => (
-                cores.clamp(2, 8),
-                2,
-                Some(crate::db::group_commit::Linger {
-                    wait: Duration::from_millis(3),
-                    below_per_second: 1_000.0,
-                }),
-            ),
+        //
+        // Join links linger up to a higher rate. Each comes from someone
+        // clicking a link, not from a door waiting for its last answer, so
+        // at a keynote's 2,000 joins a second they still came one a
+        // transaction, ~550 µs of PostgreSQL's CPU each (BENCHMARKS.md
+        // history 57); a door rush, far above 1,000 scans a second, forms
+        // its batches by itself, and a rush's small remainders must not
+        // wait (history 40).
+        let linger = |below_per_second| {
+            Some(crate::db::group_commit::Linger {
+                wait: Duration::from_millis(3),
+                below_per_second,
+            })
+        };
+        let (checkin_writers, join_writers, checkin_linger, join_linger) = match config.database {
+            crate::db::DatabaseUrl::Sqlite(_) => (1, 1, None, None),
+            crate::db::DatabaseUrl::Postgres(_) => {
+                (cores.clamp(2, 8), 2, linger(1_000.0), linger(10_000.0))
+            }
         };
         use crate::db::group_commit::GroupWriter;
         let checkins = GroupWriter::start(
             "checkin-writer",
             pool.clone(),
             checkin_writers,
-            linger,
+            checkin_linger,
             crate::db::checkins::record_scans,
         )?;
         let joins = GroupWriter::start(
             "join-writer",
             pool.clone(),
             join_writers,
-            linger,
+            join_linger,
             crate::db::online::record_joins,
         )?;
         let state = Data::new(AppState {
