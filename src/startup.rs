@@ -68,7 +68,7 @@ impl Application {
         // Join links linger up to a higher rate. Each comes from someone
         // clicking a link, not from a door waiting for its last answer, so
         // at a keynote's 2,000 joins a second they still came one a
-        // transaction, ~550 µs of PostgreSQL's CPU each (BENCHMARKS.md
+        // transaction, ~600 µs of PostgreSQL's CPU each (BENCHMARKS.md
         // history 57); a door rush, far above 1,000 scans a second, forms
         // its batches by itself, and a rush's small remainders must not
         // wait (history 40).

@@ -40,8 +40,8 @@ pub fn join_context(
 /// one join of the four: a join writer's reads are planned afresh every
 /// batch on PostgreSQL ([`super::keyed_write_transaction`]), and planning
 /// the join took ~0.45 ms a batch against ~0.03 ms for a one-table read,
-/// about a quarter of PostgreSQL's CPU in a keynote burst, where most
-/// batches hold one join (BENCHMARKS.md, history 57).
+/// about a quarter of PostgreSQL's CPU in a keynote burst whose
+/// batches held one join each (BENCHMARKS.md, history 57).
 fn join_contexts(
     conn: &mut DbConnection,
     pairs: &[(&str, &str)],
