@@ -144,23 +144,8 @@ fn admit(
     )?;
     let events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
     let session_slugs = distinct(scans.iter().filter_map(|s| s.session_slug.as_deref()));
-    // No `load_each_of!` and no `event_id = ?`: an equality on a bound
-    // value lets SQLite's planner look the value up in ANALYZE's samples,
-    // and then it prepares the statement again for every new value.
-    let sessions: Vec<AgendaSession> = if session_slugs.is_empty() {
-        Vec::new()
-    } else {
-        crate::load_direct!(
-            conn,
-            agenda_sessions::table
-                .filter(in_batch(
-                    agenda_sessions::event_id,
-                    events.iter().map(|e| e.id).collect(),
-                ))
-                .filter(in_batch(agenda_sessions::slug, session_slugs))
-                .select(AgendaSession::as_select())
-        )?
-    };
+    let sessions =
+        super::events::sessions_named(conn, events.iter().map(|e| e.id).collect(), session_slugs)?;
     let sessions: Vec<Arc<AgendaSession>> = sessions.into_iter().map(Arc::new).collect();
     // A door token's caller, with its name for the log, once per batch.
     let mut devices: HashMap<&str, Option<(Caller, Arc<str>)>> = HashMap::new();

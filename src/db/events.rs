@@ -1,5 +1,6 @@
 //! Events and their agenda sessions, and the seat counts the programme shows.
 
+use super::in_batch::in_batch;
 use super::schema::{agenda_sessions, events, session_seats};
 use super::{DbConnection, DbError};
 use crate::domain::{AttendanceMode, SessionChoice, SessionFormat};
@@ -138,6 +139,28 @@ pub fn find_session(
         .select(AgendaSession::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// The sessions of these events named by these slugs, in one statement:
+/// a batch's sessions (door scans, join links).
+pub fn sessions_named(
+    conn: &mut DbConnection,
+    event_ids: Vec<i32>,
+    slugs: Vec<&str>,
+) -> Result<Vec<AgendaSession>, DbError> {
+    if event_ids.is_empty() || slugs.is_empty() {
+        return Ok(Vec::new());
+    }
+    // No `load_each_of!` and no `event_id = ?`: an equality on a bound
+    // value lets SQLite's planner look the value up in ANALYZE's samples,
+    // and then it prepares the statement again for every new value.
+    Ok(crate::load_direct!(
+        conn,
+        agenda_sessions::table
+            .filter(in_batch(agenda_sessions::event_id, event_ids))
+            .filter(in_batch(agenda_sessions::slug, slugs))
+            .select(AgendaSession::as_select())
+    )?)
 }
 
 /// The event's sessions in programme order (parallel sessions next to each other).

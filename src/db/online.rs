@@ -3,7 +3,7 @@
 use super::attendance::AttendanceRow;
 use super::events::AgendaSession;
 use super::in_batch::in_batch;
-use super::schema::{agenda_sessions, events, participant_sessions, participants, watching};
+use super::schema::{events, participant_sessions, participants, watching};
 use super::{DbConnection, DbError};
 use crate::domain::{AttendanceMode, AttendanceSource, PageToken};
 use crate::with_backend;
@@ -65,11 +65,7 @@ fn join_contexts(
     event_ids.dedup();
     let slugs: Vec<&str> = pairs.iter().map(|(_, slug)| *slug).collect();
 
-    let sessions: Vec<AgendaSession> = agenda_sessions::table
-        .filter(in_batch(agenda_sessions::event_id, event_ids.clone()))
-        .filter(in_batch(agenda_sessions::slug, slugs))
-        .select(AgendaSession::as_select())
-        .load(conn)?;
+    let sessions = super::events::sessions_named(conn, event_ids.clone(), slugs)?;
     let timezones: HashMap<i32, String> = events::table
         .filter(in_batch(events::id, event_ids))
         .select((events::id, events::timezone))
