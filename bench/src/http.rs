@@ -8,8 +8,8 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::net::TcpStream;
 
 pub type Histogram = hdrhistogram::Histogram<u64>;
@@ -183,6 +183,36 @@ pub async fn closed_loop(
     collect(tasks, start, clock).await
 }
 
+/// Paced calls slower than this are printed (`--trace-slow`).
+static TRACE_SLOWER_THAN: OnceLock<Duration> = OnceLock::new();
+
+pub fn trace_slower_than(threshold: Duration) {
+    let _ = TRACE_SLOWER_THAN.set(threshold);
+}
+
+/// One line on stderr for a slow paced call: when it was due (seconds into
+/// the run, and the wall clock, to line up with `strace -ttt` or `perf
+/// record -k CLOCK_REALTIME` of the server), how long it took, and on which
+/// connection.
+fn trace_if_slow(due_after: Duration, took: Duration, connection: u64) {
+    let Some(threshold) = TRACE_SLOWER_THAN.get() else {
+        return;
+    };
+    if took < *threshold {
+        return;
+    }
+    let due_wall = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .saturating_sub(took);
+    eprintln!(
+        "slow call: due at +{:.3} s (wall {:.3}), took {} ms, connection {connection}",
+        due_after.as_secs_f64(),
+        due_wall.as_secs_f64(),
+        took.as_millis()
+    );
+}
+
 /// `total` calls at a steady `per_second`, spread over `connections`
 /// connections; latency is measured from each call's scheduled time, so a
 /// slow server can't hide its queue. `on_answer(n, verdict)` hears each
@@ -228,7 +258,9 @@ pub async fn paced(
                     }
                 };
                 on_answer(n, verdict);
-                let _ = hist.record(due.elapsed().as_micros().max(1) as u64);
+                let took = due.elapsed();
+                trace_if_slow(due - start, took, worker);
+                let _ = hist.record(took.as_micros().max(1) as u64);
                 counts[verdict as usize] += 1;
                 if verdict == Verdict::Error && first_error.is_none() {
                     first_error = Some(describe(&answer));

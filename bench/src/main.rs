@@ -60,6 +60,11 @@ struct Args {
     /// query plans and timings by hand afterwards.
     #[arg(long)]
     keep_databases: bool,
+    /// Print each paced call (keynote joins, fan-out scans) slower than
+    /// this many milliseconds, with when it was due: whether slow calls
+    /// come together in stalls, and how often.
+    #[arg(long, value_name = "MS")]
+    trace_slow: Option<u64>,
 }
 
 /// The sizes of one run.
@@ -157,6 +162,9 @@ fn main() -> anyhow::Result<()> {
     };
     let scenarios: Vec<&str> = args.scenarios.split(',').map(str::trim).collect();
     let sizes = Sizes::from(&args);
+    if let Some(ms) = args.trace_slow {
+        http::trace_slower_than(Duration::from_millis(ms));
+    }
     std::fs::create_dir_all(&args.out)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
