@@ -62,16 +62,19 @@ impl Application {
         // most of its CPU. Below 1,000 requests a second a small batch waits
         // 3 ms once for company: in a fan-out at 500 scans/s PostgreSQL's
         // CPU fell by a third and the p99 at 10,000 dashboards went from
-        // 260–344 to 217–255 ms (BENCHMARKS.md history 40). SQLite's
-        // transactions stay in the process.
+        // 260–344 to 217–255 ms (BENCHMARKS.md history 40). SQLite's door
+        // transactions stay in the process and don't wait.
         //
-        // Join links linger up to a higher rate. Each comes from someone
-        // clicking a link, not from a door waiting for its last answer, so
-        // at a keynote's 2,000 joins a second they still came one a
-        // transaction, ~600 µs of PostgreSQL's CPU each (BENCHMARKS.md
-        // history 57); a door rush, far above 1,000 scans a second, forms
-        // its batches by itself, and a rush's small remainders must not
-        // wait (history 40).
+        // Join links linger up to a higher rate, on both backends. Each
+        // comes from someone clicking a link, not from a door waiting for
+        // its last answer, so at a keynote's 2,000 joins a second they
+        // still came one or two a transaction: ~600 µs of PostgreSQL's CPU
+        // each (BENCHMARKS.md history 57), and on SQLite a flush of the WAL
+        // every two joins, with the write lock the doors need held for each
+        // (batches of ~8 instead: the machine's CPU through a burst 0.72–
+        // 0.94 → 0.47–0.57 of a core, history 58). A door rush, far above
+        // 1,000 scans a second, forms its batches by itself, and a rush's
+        // small remainders must not wait (history 40).
         let linger = |below_per_second| {
             Some(crate::db::group_commit::Linger {
                 wait: Duration::from_millis(3),
@@ -79,7 +82,7 @@ impl Application {
             })
         };
         let (checkin_writers, join_writers, checkin_linger, join_linger) = match config.database {
-            crate::db::DatabaseUrl::Sqlite(_) => (1, 1, None, None),
+            crate::db::DatabaseUrl::Sqlite(_) => (1, 1, None, linger(10_000.0)),
             crate::db::DatabaseUrl::Postgres(_) => {
                 (cores.clamp(2, 8), 2, linger(1_000.0), linger(10_000.0))
             }
