@@ -111,7 +111,7 @@ fn join_contexts(
             JoinContext {
                 participant_id,
                 event_id,
-                cancelled: status == "cancelled",
+                cancelled: super::participants::is_cancelled(status),
                 registered_for_session: registered.contains(&(participant_id, session.id)),
                 session: (*session).clone(),
                 timezone: timezone.clone(),
