@@ -28,7 +28,8 @@ fn give_back_freed_memory() {
 #[actix_web::main]
 async fn main() -> ExitCode {
     rollcall::memory::on_release(give_back_freed_memory);
-    rollcall::telemetry::init();
+    // Held to the end, so the log's last lines are written before exit.
+    let _log = rollcall::telemetry::init();
     let cli = rollcall::cli::Cli::parse();
     match rollcall::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,10 +1,42 @@
 //! Logging setup. Log lines carry ids and outcomes, never names, emails or codes.
 
+use std::io::{BufWriter, IsTerminal};
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
-pub fn init() {
+/// Keeps the log's writer thread; when dropped (at the end of `main`) it
+/// writes out the lines still queued.
+#[must_use = "dropping the guard stops the log's writer thread"]
+pub struct LogGuard {
+    _writer: Option<WorkerGuard>,
+}
+
+/// Logs to standard output at `ROLLCALL_LOG`'s level (`info` unless set).
+///
+/// The thread that logs only formats the line: a thread of its own writes
+/// the lines, as many as are queued in one `write`. Written by the HTTP
+/// workers themselves, a stdout nobody read (a stuck journal, a paused
+/// terminal) stopped the whole server once the pipe was full: 523 requests,
+/// then no answers, door scans included (`tests/api/logs.rs`). When
+/// more lines are queued than it keeps (128,000), new ones are dropped
+/// rather than holding up requests. Colours only on a terminal, so files
+/// and journals get plain text.
+pub fn init() -> LogGuard {
     let filter = EnvFilter::try_from_env("ROLLCALL_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
-    // A second init (tests spawn many apps) is harmless.
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let stdout = std::io::stdout();
+    let colours = stdout.is_terminal();
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(true)
+        .thread_name("rollcall-log")
+        .finish(BufWriter::new(stdout));
+    let installed = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colours)
+        .with_writer(writer)
+        .try_init();
+    // A second init (tests spawn many apps) keeps the first subscriber.
+    LogGuard {
+        _writer: installed.ok().map(|()| guard),
+    }
 }

@@ -7,76 +7,8 @@ use crate::helpers::*;
 use diesel::prelude::*;
 use rollcall::db::{self, schema, DatabaseUrl};
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(database: &DatabaseUrl, outbox: &std::path::Path) -> Server {
-        let url = database.as_str();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_rollcall"))
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .arg("--outbox")
-            .arg(outbox)
-            .env("ROLLCALL_DATABASE_URL", url)
-            .env("ROLLCALL_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start rollcall serve");
-        let server = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let began = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                began.elapsed() < Duration::from_secs(30),
-                "the server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        server
-    }
-
-    /// SIGTERM, as a service manager stops it: the exit status, once it
-    /// has finished.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-        let began = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                began.elapsed() < Duration::from_secs(20),
-                "the server did not stop within 20 s of SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGKILL: no shutdown handler runs, nothing is flushed on the way out.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
+use std::time::Duration;
 
 /// What the clients were told.
 #[derive(Default)]
@@ -265,7 +197,7 @@ fn assert_all_stored(pool: &db::Pool, told: &Told) {
 /// Door scanners and registering browsers against `server`, each going on
 /// until the server stops answering.
 fn start_clients(
-    server: &Server,
+    server: &ServerProcess,
     doors: usize,
     browsers: usize,
     label: &str,
@@ -303,7 +235,7 @@ async fn nothing_answered_is_lost_when_the_server_is_killed() {
         outbox,
     } = fixture();
     for round in 0..4u64 {
-        let server = Server::start(&database, &outbox);
+        let server = ServerProcess::start(&database, &outbox);
         let clients = start_clients(
             &server,
             16,
@@ -342,7 +274,7 @@ async fn sigterm_stops_cleanly_with_every_answer_stored() {
         told,
         outbox,
     } = fixture();
-    let server = Server::start(&database, &outbox);
+    let server = ServerProcess::start(&database, &outbox);
     let clients = start_clients(&server, 12, 2, "term", &door, &codes, &told);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let status = actix_web::rt::task::spawn_blocking(move || server.terminate())

@@ -9,7 +9,8 @@ use rollcall::db::{self, DatabaseUrl, Pool};
 use rollcall::startup::Application;
 use scraper::{Html, Selector};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 pub const EVENT: &str = "test-forum";
 pub const HOUR: i64 = 3_600_000;
@@ -157,7 +158,10 @@ impl TestApp {
         rate_limits: rollcall::web::limits::RateLimitConfig,
     ) -> TestApp {
         if std::env::var_os("ROLLCALL_LOG").is_some() {
-            rollcall::telemetry::init();
+            // Once for the whole run, kept to its end.
+            static LOG: std::sync::OnceLock<rollcall::telemetry::LogGuard> =
+                std::sync::OnceLock::new();
+            LOG.get_or_init(rollcall::telemetry::init);
         }
         let outbox = dir.path().join("outbox");
         let config = Config {
@@ -722,4 +726,89 @@ pub async fn watch(
         .await
         .expect("the watch socket opens");
     socket
+}
+
+/// `rollcall serve` as an operator runs it: the release of the binary under
+/// test, in a process of its own, on a free port.
+pub struct ServerProcess {
+    child: Child,
+    pub base: String,
+}
+
+impl ServerProcess {
+    /// Logging errors only, its output discarded.
+    pub fn start(database: &DatabaseUrl, outbox: &std::path::Path) -> ServerProcess {
+        ServerProcess::start_logging(database, outbox, "error", Stdio::null())
+    }
+
+    /// Logging at `level` to `stdout`.
+    pub fn start_logging(
+        database: &DatabaseUrl,
+        outbox: &std::path::Path,
+        level: &str,
+        stdout: Stdio,
+    ) -> ServerProcess {
+        let url = database.as_str();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .arg("--outbox")
+            .arg(outbox)
+            .env("ROLLCALL_DATABASE_URL", url)
+            .env("ROLLCALL_LOG", level)
+            .stdout(stdout)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start rollcall serve");
+        let server = ServerProcess {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let began = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                began.elapsed() < Duration::from_secs(30),
+                "the server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    /// The read end of its standard output, when started with a pipe.
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.stdout.take()
+    }
+
+    /// SIGTERM, as a service manager stops it: the exit status, once it
+    /// has finished.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let began = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                began.elapsed() < Duration::from_secs(20),
+                "the server did not stop within 20 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL: no shutdown handler runs, nothing is flushed on the way out.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
 }

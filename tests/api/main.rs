@@ -16,6 +16,7 @@ mod hostile;
 mod imports;
 mod limits;
 mod live;
+mod logs;
 mod metrics;
 mod online;
 mod personal;

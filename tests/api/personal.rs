@@ -137,7 +137,7 @@ async fn cancelling_asks_first_then_frees_the_seat_and_retires_the_code() {
 }
 
 #[actix_web::test]
-async fn the_personal_page_is_not_cached_and_logs_no_token() {
+async fn the_personal_page_is_not_cached() {
     let app = TestApp::spawn().await;
     let personal = app.register_ok("ada@example.org", "offline", &[]).await;
     let response = app.get(&personal).await;
