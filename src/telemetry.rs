@@ -7,7 +7,7 @@ use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 /// Keeps the log's writer thread; when dropped (at the end of `main`) it
-/// writes out the lines still queued.
+/// writes out the lines still queued, waiting at most 2 s.
 #[must_use = "dropping the guard stops the log's writer thread"]
 pub struct LogGuard {
     writer: Option<WorkerGuard>,
