@@ -8,8 +8,9 @@ use actix_web::middleware::Next;
 use std::time::Instant;
 
 /// A tracing event of its own rather than actix's `Logger`, whose lines go
-/// through the `log` crate's bridge and are formatted even when the level
-/// drops them: at `warn` this costs a request nothing but a level check.
+/// through the `log` crate's bridge and which works out the masked path
+/// for every request, whatever the level: at `warn` this costs a request
+/// nothing but a level check.
 pub async fn log_requests(
     req: ServiceRequest,
     next: Next<impl MessageBody>,

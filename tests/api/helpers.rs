@@ -728,8 +728,8 @@ pub async fn watch(
     socket
 }
 
-/// `rollcall serve` as an operator runs it: the release of the binary under
-/// test, in a process of its own, on a free port.
+/// `rollcall serve` as an operator runs it: the binary under test, in a
+/// process of its own, on a free port.
 pub struct ServerProcess {
     child: Child,
     pub base: String,
