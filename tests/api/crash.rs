@@ -32,7 +32,8 @@ async fn scan_until_refused(
             .post(format!("{base}/api/v1/events/{EVENT}/checkins"))
             .bearer_auth(&door)
             .json(&serde_json::json!({"code": code, "door": "Crash test"}))
-            .timeout(Duration::from_secs(5))
+            // A killed server resets the connection; this only guards a hang.
+            .timeout(Duration::from_secs(30))
             .send()
             .await;
         let Ok(response) = answer else { return };
@@ -194,6 +195,31 @@ fn assert_all_stored(pool: &db::Pool, told: &Told) {
     }
 }
 
+/// How many scans and registrations have been answered so far.
+fn told_so_far(told: &Arc<Mutex<Told>>) -> (usize, usize) {
+    let told = told.lock().unwrap();
+    (told.accepted_codes.len(), told.registered_emails.len())
+}
+
+/// Waits until at least `scans` scans and `registrations` registrations
+/// have been answered: the server is stopped only with work under way, on
+/// a fast machine or a loaded CI runner alike.
+async fn wait_for_answers(told: &Arc<Mutex<Told>>, scans: usize, registrations: usize) {
+    let began = std::time::Instant::now();
+    loop {
+        let (scanned, registered) = told_so_far(told);
+        if scanned >= scans && registered >= registrations {
+            return;
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(60),
+            "the clients got answers: {scanned} of {scans} scans, \
+             {registered} of {registrations} registrations"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Door scanners and registering browsers against `server`, each going on
 /// until the server stops answering.
 fn start_clients(
@@ -245,8 +271,11 @@ async fn nothing_answered_is_lost_when_the_server_is_killed() {
             &codes,
             &told,
         );
-        // A different moment in each round, mid-stream.
-        tokio::time::sleep(Duration::from_millis(300 + 170 * round)).await;
+        // Mid-stream, however slow the machine: once this round has had
+        // answers, then a different moment in each round.
+        let (scans, registrations) = told_so_far(&told);
+        wait_for_answers(&told, scans + 20, registrations + 1).await;
+        tokio::time::sleep(Duration::from_millis(170 * round)).await;
         server.kill();
         for client in clients {
             let _ = client.await;
@@ -254,12 +283,6 @@ async fn nothing_answered_is_lost_when_the_server_is_killed() {
     }
 
     let told = std::mem::take(&mut *told.lock().unwrap());
-    assert!(
-        told.accepted_codes.len() > 100 && told.registered_emails.len() > 4,
-        "the rounds made progress: {} scans, {} registrations",
-        told.accepted_codes.len(),
-        told.registered_emails.len()
-    );
     assert_all_stored(&pool, &told);
 }
 
@@ -276,7 +299,7 @@ async fn sigterm_stops_cleanly_with_every_answer_stored() {
     } = fixture();
     let server = ServerProcess::start(&database, &outbox);
     let clients = start_clients(&server, 12, 2, "term", &door, &codes, &told);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_for_answers(&told, 50, 1).await;
     let status = actix_web::rt::task::spawn_blocking(move || server.terminate())
         .await
         .unwrap();
@@ -285,7 +308,6 @@ async fn sigterm_stops_cleanly_with_every_answer_stored() {
         let _ = client.await;
     }
     let told = std::mem::take(&mut *told.lock().unwrap());
-    assert!(told.accepted_codes.len() > 50, "scans were under way");
     assert_all_stored(&pool, &told);
     // Each registration's confirmation went out before the process ended.
     let mails = std::fs::read_dir(&outbox).map_or(0, |d| d.count());
