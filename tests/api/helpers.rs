@@ -728,6 +728,24 @@ pub async fn watch(
     socket
 }
 
+/// Polls `check` every 20 ms until it gives a value, and fails with
+/// `waiting_for()` (which may say how far it got) after `within`: for what
+/// a loaded CI runner may take longer to do, without a fixed sleep.
+pub async fn eventually<T>(
+    within: Duration,
+    waiting_for: impl Fn() -> String,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
+    let began = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(began.elapsed() < within, "{}", waiting_for());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// `rollcall serve` as an operator runs it: the binary under test, in a
 /// process of its own, on a free port.
 pub struct ServerProcess {

@@ -717,13 +717,18 @@ async fn on_postgres_scans_are_told_to_other_instances_once_per_tick_not_once_ea
     }
     // However slow the machine, wait for the first NOTIFY, then long
     // enough for any others the scans would have sent.
-    let mut told: Vec<String> = Vec::new();
-    let began = std::time::Instant::now();
-    while told.is_empty() {
-        assert!(began.elapsed() < WAIT, "the scans were never told");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        told.extend(listening.notifications_iter().map(|n| n.unwrap().payload));
-    }
+    let mut told: Vec<String> = eventually(
+        WAIT,
+        || "the scans were never told".to_string(),
+        || {
+            let told: Vec<String> = listening
+                .notifications_iter()
+                .map(|n| n.unwrap().payload)
+                .collect();
+            (!told.is_empty()).then_some(told)
+        },
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     told.extend(listening.notifications_iter().map(|n| n.unwrap().payload));
     assert!(
